@@ -1,0 +1,80 @@
+"""`crm db`: the database every other command uses (embedded unless DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Start, stop and inspect the database (embedded PostgreSQL unless DATABASE_URL is set).",
+                  no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def ensure_database() -> str:
+    """Start the embedded cluster if needed, apply migrations, and export DATABASE_URL for child processes."""
+    from crm.db.local_pg import LocalPostgresError
+    from crm.db.migrate import upgrade
+    from crm.db.runtime import resolve_database_url
+
+    try:
+        url = resolve_database_url(start=True)
+    except LocalPostgresError as exc:
+        console.print(f"[red]database:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    upgrade(url)
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded PostgreSQL (reused if running), create the databases, apply the migrations."""
+    url = ensure_database()
+    from crm.db.migrate import current_revision
+
+    console.print(f"database ready at {url} (schema revision {current_revision(url)})")
+
+
+@app.command()
+def down() -> None:
+    """Stop the embedded PostgreSQL (nothing to do when DATABASE_URL points elsewhere)."""
+    from crm.db.runtime import embedded_cluster
+
+    if os.environ.get("DATABASE_URL"):
+        console.print("DATABASE_URL is set: that server is not ours to stop")
+        return
+    stopped = embedded_cluster().down()
+    console.print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@app.command()
+def status() -> None:
+    """Where the database is, whether it runs, and the schema revision."""
+    from crm.db.migrate import current_revision
+    from crm.db.runtime import embedded_cluster
+
+    if url := os.environ.get("DATABASE_URL"):
+        console.print(f"external database: {url}")
+    else:
+        cluster = embedded_cluster()
+        running = cluster.is_running()
+        console.print(f"embedded PostgreSQL: {'running' if running else 'stopped'} on port {cluster.port}, "
+                      f"data in {cluster.data_dir}")
+        if not running:
+            raise typer.Exit(1)
+        url = cluster.url()
+    try:
+        console.print(f"schema revision: {current_revision(url) or 'not migrated (run `crm db up`)'}")
+    except Exception as exc:  # noqa: BLE001 - report, don't crash
+        console.print(f"[red]cannot connect:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def url() -> None:
+    """Print the DATABASE_URL launchers export (starting the embedded cluster if needed)."""
+    from crm.db.runtime import resolve_database_url
+
+    print(resolve_database_url(start=True))

@@ -1,0 +1,35 @@
+"""The `crm` command line. Each command imports what it needs when it runs, so `crm --help` stays fast."""
+
+from __future__ import annotations
+
+import typer
+
+from crm.cli import apikeys, db, events, services
+
+app = typer.Typer(
+    name="crm",
+    help="Autonomous CRM: answers customers on WhatsApp, Instagram and Messenger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(apikeys.app, name="apikey")
+app.add_typer(events.app, name="events")
+app.command()(services.serve)
+app.command()(services.worker)
+app.command()(services.stop)
+
+
+@app.command()
+def demo(
+    customers: int = typer.Option(40, help="How many synthetic customers write in."),
+    seed: int = typer.Option(7, help="Random seed: the same seed replays the same stream."),
+) -> None:
+    """Start everything, replay a synthetic Meta stream as signed webhooks, and summarise what was stored."""
+    from serving.demo.runner import run_demo
+
+    run_demo(customers=customers, seed=seed)
+
+
+if __name__ == "__main__":
+    app()

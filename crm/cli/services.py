@@ -1,0 +1,96 @@
+"""`crm serve`, `crm worker`, `crm stop`: the API and the queue worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import typer
+from rich.console import Console
+
+from crm.cli.db import ensure_database
+from crm.cli.processes import API, WORKER, wait_for_ready
+from crm.settings import get_settings
+
+console = Console(stderr=True)
+
+
+def _uvicorn_args() -> list[str]:
+    settings = get_settings()
+    return [
+        "-m", "uvicorn", "serving.main:app",
+        "--host", settings.api_host,
+        "--port", str(settings.api_port),
+        "--workers", str(settings.api_workers),
+        "--no-access-log",
+        "--log-level", "warning",
+    ]
+
+
+def start_background() -> str:
+    """Start API and worker detached and return once /readyz answers; idempotent."""
+    database_url = ensure_database()
+    settings = get_settings()
+    env = {"DATABASE_URL": database_url}
+    WORKER.start(["-m", "crm.cli.main", "worker"], env)
+    API.start(_uvicorn_args(), env)
+    try:
+        wait_for_ready(settings.api_base_url, service=API)
+    except RuntimeError as exc:
+        console.print(f"[red]API did not become ready:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    return settings.api_base_url
+
+
+def serve(
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; `crm stop` stops it."),
+) -> None:
+    """Run the API and the worker (foreground unless --detach)."""
+    if detach:
+        base_url = start_background()
+        console.print(f"API ready at {base_url} (docs at {base_url}/docs); worker running. "
+                      f"Logs in .run/; stop with `crm stop`.")
+        return
+    database_url = ensure_database()
+    import subprocess
+
+    worker = subprocess.Popen([sys.executable, "-m", "crm.cli.main", "worker"],
+                              env={**os.environ, "DATABASE_URL": database_url})
+    try:
+        os.environ["DATABASE_URL"] = database_url
+        code = subprocess.call([sys.executable, *_uvicorn_args()])
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    raise typer.Exit(code)
+
+
+def worker(
+    concurrency: int = typer.Option(None, help="Jobs processed at once (default WORKER_CONCURRENCY)."),
+) -> None:
+    """Run the queue worker in the foreground."""
+    from crm.logging import configure_logging
+    from serving.worker import run_worker
+
+    configure_logging(get_settings().log_level)
+    database_url = ensure_database()
+    asyncio.run(run_worker(database_url, concurrency=concurrency))
+
+
+def stop(
+    db: bool = typer.Option(False, "--db", help="Also stop the embedded PostgreSQL."),
+) -> None:
+    """Stop what the project started: API, worker, Graph sandbox (and the embedded database with --db)."""
+    from crm.cli.processes import ALL_SERVICES
+
+    for service in ALL_SERVICES:
+        if service.stop():
+            console.print(f"stopped {service.name}")
+    if db:
+        from crm.cli.db import down
+
+        down()

@@ -1,0 +1,40 @@
+"""SQLAlchemy models of the `crm` schema, one module per domain. Import them all here so Alembic sees them."""
+
+from crm.db.base import Base
+from crm.db.models.auth import ApiKey
+from crm.db.models.automation import AutomationEvent
+from crm.db.models.channels import ChannelAccount
+from crm.db.models.commerce import Cart, CartItem, Invoice, Opportunity, Order, OrderLine, Product
+from crm.db.models.contacts import Contact, ContactIdentity
+from crm.db.models.conversations import Conversation
+from crm.db.models.ingest import (
+    LeadAdSubmission,
+    Message,
+    MessageStatusEvent,
+    PageFeedEvent,
+    RawWebhookEvent,
+    SocialComment,
+)
+
+__all__ = [
+    "ApiKey",
+    "AutomationEvent",
+    "Base",
+    "Cart",
+    "CartItem",
+    "ChannelAccount",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "Invoice",
+    "LeadAdSubmission",
+    "Message",
+    "MessageStatusEvent",
+    "Opportunity",
+    "Order",
+    "OrderLine",
+    "PageFeedEvent",
+    "Product",
+    "RawWebhookEvent",
+    "SocialComment",
+]

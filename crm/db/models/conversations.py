@@ -1,0 +1,39 @@
+"""A conversation: one thread between a contact and one of our channel accounts, open until closed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, Text, text as sql_text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.db.base import Base, IdMixin, TimestampMixin
+
+
+class Conversation(IdMixin, TimestampMixin, Base):
+    __tablename__ = "conversations"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(Text)
+    account_external_id: Mapped[str] = mapped_column(Text, server_default="")
+    status: Mapped[str] = mapped_column(Text, server_default="open")
+    assigned_agent: Mapped[str | None] = mapped_column(Text)
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_outbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        # At most one live thread per contact, channel and account: the worker reuses it.
+        Index(
+            "uq_conversations_one_live",
+            "contact_id",
+            "channel",
+            "account_external_id",
+            unique=True,
+            postgresql_where=sql_text("status <> 'closed'"),
+        ),
+        Index("ix_conversations_status", "status"),
+    )

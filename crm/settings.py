@@ -1,0 +1,79 @@
+"""The one place configuration is read: environment variables (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the CRM. `.env.example` lists each one with its default."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: Literal["development", "production", "test"] = "development"
+    log_level: str = "INFO"
+
+    # Database: unset means "start the embedded cluster" (see crm.db.local_pg).
+    database_url: str | None = None
+    crm_pg_port: int = 55432
+    crm_pg_dir: Path | None = None
+    db_pool_size: int = 8
+    db_connect_timeout_s: float = 3.0
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_workers: int = 2
+
+    # Meta
+    meta_app_secret: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    meta_verify_token: str | None = None
+    meta_graph_base_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v21.0"
+    webhook_max_body_bytes: int = 2 * 1024 * 1024
+    webhook_write_timeout_s: float = 5.0
+
+    # Secrets at rest (channel tokens); Fernet key or any passphrase.
+    crm_secret_key: str | None = None
+
+    # Worker
+    worker_concurrency: int = 8
+    worker_max_attempts: int = 6
+    worker_retry_base_s: int = 2
+
+    # LLM (used by later issues; `local` is always the last resort)
+    llm_providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["local"])
+    openai_api_key: str | None = None
+    anthropic_api_key: str | None = None
+    gemini_api_key: str | None = None
+
+    # Automation / n8n
+    automation_webhook_secret: str | None = None
+    n8n_base_url: str = "http://127.0.0.1:5678"
+
+    @field_validator("meta_app_secret", "llm_providers", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

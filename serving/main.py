@@ -1,0 +1,76 @@
+"""The FastAPI application: routers, and the lifespan that opens the database pools and the ingest writer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from crm.db.engine import create_engine, create_psycopg_pool, session_factory
+from crm.db.runtime import resolve_database_url
+from crm.logging import configure_logging
+from crm.settings import Settings, get_settings
+from serving.deps import ApiKeyCache
+from serving.routes import events, health, webhooks
+from serving.services.ingest.writer import IngestWriter
+
+API_PREFIX = "/api/v1"
+log = structlog.get_logger(__name__)
+
+
+class UnsafeConfiguration(RuntimeError):
+    """Refuse to start in production with settings that would accept forged webhooks."""
+
+
+def check_configuration(settings: Settings) -> None:
+    if not settings.meta_app_secret:
+        if settings.is_production:
+            raise UnsafeConfiguration("META_APP_SECRET must be set when APP_ENV=production")
+        log.warning("webhook.signature_check_disabled",
+                    detail="META_APP_SECRET is not set: webhook signatures are NOT verified (development only)")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        check_configuration(settings)
+        database_url = settings.database_url or resolve_database_url(start=False)
+        pool = create_psycopg_pool(database_url, min_size=2, max_size=settings.db_pool_size,
+                                   connect_timeout_s=settings.db_connect_timeout_s)
+        await pool.open(wait=False)
+        engine = create_engine(database_url, pool_size=5, connect_timeout_s=settings.db_connect_timeout_s)
+        writer = IngestWriter(pool, flushers=max(1, settings.db_pool_size - 2),
+                              timeout_s=settings.webhook_write_timeout_s)
+        await writer.start()
+        app.state.settings = settings
+        app.state.pool = pool
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.ingest_writer = writer
+        app.state.api_key_cache = ApiKeyCache()
+        log.info("api.started", env=settings.app_env)
+        try:
+            yield
+        finally:
+            await writer.stop()
+            await pool.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Autonomous CRM",
+        version="0.1.0",
+        description="Answers customers on WhatsApp, Instagram and Messenger; hands over to humans when it should.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(webhooks.router, prefix=API_PREFIX)
+    app.include_router(events.router, prefix=API_PREFIX)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,93 @@
+"""Tolerant readers for the fields real Meta senders vary: integer or string ids, epoch (s or ms) or ISO time."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+_MS_THRESHOLD = 10**11  # epoch values above this are milliseconds (Messenger / Instagram timestamps)
+
+
+def as_id(value: Any) -> str | None:
+    """Ids arrive as strings or integers; store them as text, never lose precision through float."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return strip_nul(str(value))
+
+
+def as_time(value: Any) -> datetime | None:
+    """Epoch seconds or milliseconds (int, float or numeric string), or ISO-8601 ("...+0000" included)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            return _parse_iso(text)
+    else:
+        return None
+    if number > _MS_THRESHOLD:
+        number /= 1000.0
+    try:
+        return datetime.fromtimestamp(number, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _parse_iso(text: str) -> datetime | None:
+    candidate = text.replace("Z", "+00:00")
+    # "+0000" (no colon) is what the Graph API prints; fromisoformat wants "+00:00".
+    if len(candidate) > 5 and candidate[-5] in "+-" and candidate[-4:].isdigit():
+        candidate = f"{candidate[:-2]}:{candidate[-2:]}"
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return [value]
+    return []
+
+
+def strip_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000; drop it everywhere before storing."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_nul(v) for v in value]
+    return value
+
+
+def text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    return strip_nul(value)
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable key for events Meta sends without an id of their own (reactions, postbacks, referrals)."""
+    blob = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(blob).hexdigest()[:32]

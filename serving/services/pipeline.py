@@ -1,0 +1,131 @@
+"""What the worker does with a stored webhook event. Later issues add NLU, routing and replies here.
+
+Idempotent: rows already processed are skipped, so a retry after a crash finishes the job without repeating it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.db.models import LeadAdSubmission, Message, RawWebhookEvent, SocialComment
+from serving.services import conversations
+from serving.services.identity import Identity, add_identity, identities_for_message, resolve_contact
+
+log = structlog.get_logger(__name__)
+
+COMMENT_IDENTITY_KIND = {"instagram": "ig_user", "facebook": "fb_user"}
+
+
+@dataclass(slots=True)
+class ProcessSummary:
+    raw_event_id: int
+    messages: int = 0
+    comments: int = 0
+    leads: int = 0
+    contacts: set[int] = field(default_factory=set)
+    conversations: set[int] = field(default_factory=set)
+    skipped: bool = False
+
+
+async def process_raw_event(session: AsyncSession, raw_event_id: int) -> ProcessSummary:
+    summary = ProcessSummary(raw_event_id)
+    event = await session.get(RawWebhookEvent, raw_event_id, with_for_update=True)
+    if event is None or event.processing_status in ("processed", "no_action"):
+        summary.skipped = True
+        return summary
+    now = datetime.now(UTC)
+    await _process_messages(session, raw_event_id, summary, now)
+    await _process_comments(session, raw_event_id, summary, now)
+    await _process_leads(session, raw_event_id, summary, now)
+    event.processing_status = "processed"
+    event.processed_at = now
+    event.last_error = None
+    await session.commit()
+    log.info("pipeline.event_processed", raw_event_id=raw_event_id, messages=summary.messages,
+             comments=summary.comments, leads=summary.leads, contacts=sorted(summary.contacts))
+    return summary
+
+
+async def _process_messages(session: AsyncSession, raw_event_id: int, summary: ProcessSummary,
+                            now: datetime) -> None:
+    messages = (
+        await session.scalars(
+            select(Message)
+            .where(Message.raw_event_id == raw_event_id, Message.processed_at.is_(None))
+            .order_by(Message.sent_at.nulls_last(), Message.id)
+        )
+    ).all()
+    for message in messages:
+        identities = identities_for_message(message)
+        if identities:
+            contact = await resolve_contact(
+                session,
+                identities,
+                display_name=(message.sender_profile or {}).get("name"),
+                seen_at=message.sent_at if message.direction == "inbound" else None,
+                account_external_id=message.account_external_id,
+            )
+            conversation = await conversations.open_or_reuse(
+                session, contact.id, message.channel, message.account_external_id
+            )
+            conversations.touch(conversation, message.sent_at or now, message.direction)
+            message.contact_id = contact.id
+            message.conversation_id = conversation.id
+            summary.contacts.add(contact.id)
+            summary.conversations.add(conversation.id)
+            if message.message_type == "system":
+                await _apply_system_message(session, message, contact)
+        message.processed_at = now
+        summary.messages += 1
+
+
+async def _apply_system_message(session: AsyncSession, message: Message, contact) -> None:  # noqa: ANN001
+    """A customer who changed number keeps their history: the new wa_id joins their identities."""
+    system = (message.payload or {}).get("system") or {}
+    new_wa_id = system.get("wa_id") or system.get("new_wa_id")
+    if system.get("type") in ("user_changed_number", "customer_changed_number") and new_wa_id:
+        await add_identity(session, contact, Identity("whatsapp", "wa_id", str(new_wa_id)))
+
+
+async def _process_comments(session: AsyncSession, raw_event_id: int, summary: ProcessSummary,
+                            now: datetime) -> None:
+    comments = (
+        await session.scalars(
+            select(SocialComment).where(SocialComment.raw_event_id == raw_event_id,
+                                        SocialComment.processed_at.is_(None))
+        )
+    ).all()
+    for comment in comments:
+        # Our own page commenting on its own post is not a customer.
+        if comment.author_external_id and comment.author_external_id != comment.account_external_id:
+            kind = COMMENT_IDENTITY_KIND[comment.channel]
+            contact = await resolve_contact(
+                session,
+                [Identity(comment.channel, kind, comment.author_external_id)],
+                display_name=comment.author_name,
+                seen_at=comment.created_time,
+                account_external_id=comment.account_external_id,
+            )
+            comment.contact_id = contact.id
+            summary.contacts.add(contact.id)
+        comment.processed_at = now
+        summary.comments += 1
+
+
+async def _process_leads(session: AsyncSession, raw_event_id: int, summary: ProcessSummary,
+                         now: datetime) -> None:
+    leads = (
+        await session.scalars(
+            select(LeadAdSubmission).where(LeadAdSubmission.raw_event_id == raw_event_id,
+                                           LeadAdSubmission.processed_at.is_(None))
+        )
+    ).all()
+    for lead in leads:
+        # The form answers are fetched from the Graph API by the lead-ads flow; here the submission is logged.
+        lead.processed_at = now
+        summary.leads += 1

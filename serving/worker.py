@@ -1,0 +1,110 @@
+"""The durable work queue (procrastinate on PostgreSQL) and its tasks.
+
+Failures are retried with exponential backoff; after the last attempt the raw event is marked `dead_letter`
+with its error (visible with `crm events list --status dead_letter`, requeued with `crm events retry ID`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import procrastinate
+import structlog
+from procrastinate import JobContext, RetryStrategy
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm.db.engine import CONNECTION_OPTIONS, create_engine, session_factory
+from crm.db.models import RawWebhookEvent
+from crm.db.urls import plain_url
+from crm.settings import get_settings
+from serving.services import pipeline
+from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
+
+log = structlog.get_logger(__name__)
+_settings = get_settings()
+
+retry_strategy = RetryStrategy(max_attempts=_settings.worker_max_attempts,
+                               exponential_wait=_settings.worker_retry_base_s)
+
+# The connector is replaced at start-up (run_worker) with one pointing at the resolved database.
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=["serving.worker"])
+
+_sessions: async_sessionmaker[AsyncSession] | None = None
+
+
+def _session_factory() -> async_sessionmaker[AsyncSession]:
+    if _sessions is None:
+        raise RuntimeError("worker database not configured: start it with `crm worker`")
+    return _sessions
+
+
+@app.task(name=PROCESS_TASK, queue=INBOUND_QUEUE, retry=retry_strategy, pass_context=True)
+async def process_raw_event(context: JobContext, raw_event_id: int) -> None:
+    sessions = _session_factory()
+    try:
+        async with sessions() as session:
+            await pipeline.process_raw_event(session, raw_event_id)
+    except Exception as exc:
+        final = retry_strategy.get_retry_decision(exception=exc, job=context.job) is None
+        await record_failure(sessions, raw_event_id, exc, final)
+        raise
+
+
+async def record_failure(sessions: async_sessionmaker[AsyncSession], raw_event_id: int, exc: BaseException,
+                         final: bool) -> None:
+    status = "dead_letter" if final else "retrying"
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    async with sessions() as session:
+        await session.execute(
+            update(RawWebhookEvent)
+            .where(RawWebhookEvent.id == raw_event_id)
+            .values(processing_status=status, last_error=error, attempts=RawWebhookEvent.attempts + 1)
+        )
+        await session.commit()
+    log_method = log.error if final else log.warning
+    log_method("worker.event_failed", raw_event_id=raw_event_id, status=status, error=error)
+
+
+def build_connector(database_url: str) -> procrastinate.PsycopgConnector:
+    return procrastinate.PsycopgConnector(
+        conninfo=plain_url(database_url),
+        kwargs={"options": CONNECTION_OPTIONS},
+        min_size=1,
+        max_size=4,
+    )
+
+
+@asynccontextmanager
+async def worker_resources(database_url: str) -> AsyncIterator[procrastinate.App]:
+    """Open the session factory and the queue connection for `database_url`."""
+    global _sessions
+    engine = create_engine(database_url, pool_size=max(2, _settings.worker_concurrency))
+    _sessions = session_factory(engine)
+    try:
+        with app.replace_connector(build_connector(database_url)) as worker_app:
+            async with worker_app.open_async():
+                yield worker_app
+    finally:
+        _sessions = None
+        await engine.dispose()
+
+
+async def run_worker(database_url: str, concurrency: int | None = None, wait: bool = True,
+                     install_signal_handlers: bool = True) -> None:
+    async with worker_resources(database_url) as worker_app:
+        log.info("worker.started", concurrency=concurrency or _settings.worker_concurrency, wait=wait)
+        await worker_app.run_worker_async(
+            queues=[INBOUND_QUEUE],
+            concurrency=concurrency or _settings.worker_concurrency,
+            wait=wait,
+            install_signal_handlers=install_signal_handlers,
+            # Jobs of one customer share a lock; a freed lock sends no notification, so poll briskly.
+            fetch_job_polling_interval=0.25,
+        )
+
+
+def main(database_url: str) -> None:
+    asyncio.run(run_worker(database_url))
