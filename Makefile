@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 CRM := .venv/bin/crm
 
 .PHONY: demo test serve stop db venv bench lint help

@@ -3,14 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v uv >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/uv" ]; then
-  echo "bootstrap: installing uv (pip install uv)"
-  python3 -m pip install --quiet uv 2>/dev/null || python3 -m pip install --quiet --user uv
+if command -v uv >/dev/null 2>&1; then
+  UV=(uv)
+else
+  if ! python3 -m uv --version >/dev/null 2>&1; then
+    echo "bootstrap: installing uv (pip install uv)"
+    python3 -m pip install --quiet uv 2>/dev/null || python3 -m pip install --quiet --user uv
+  fi
+  UV=(python3 -m uv)
 fi
-UV=$(command -v uv || echo "$HOME/.local/bin/uv")
 
 echo "bootstrap: syncing .venv from uv.lock"
-UV_COMPILE_BYTECODE=1 "$UV" sync --frozen --python 3.11 --quiet
+UV_COMPILE_BYTECODE=1 "${UV[@]}" sync --frozen --python 3.11 --quiet
 
 # The embedded database needs the PostgreSQL server binaries (initdb, pg_ctl). Debian keeps them off PATH.
 if [ -z "${DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \

@@ -48,7 +48,8 @@ async def process_raw_event(context: JobContext, raw_event_id: int) -> None:
         async with sessions() as session:
             await pipeline.process_raw_event(session, raw_event_id)
     except Exception as exc:
-        final = retry_strategy.get_retry_decision(exception=exc, job=context.job) is None
+        strategy = app.tasks[PROCESS_TASK].retry_strategy
+        final = strategy is None or strategy.get_retry_decision(exception=exc, job=context.job) is None
         await record_failure(sessions, raw_event_id, exc, final)
         raise
 

@@ -14,7 +14,8 @@ import httpx
 
 from crm.settings import PROJECT_ROOT
 
-RUN_DIR = PROJECT_ROOT / ".run"
+# Pid files and logs; CRM_RUN_DIR lets tests run a second stack beside a developer's.
+RUN_DIR = Path(os.environ.get("CRM_RUN_DIR") or PROJECT_ROOT / ".run")
 
 
 @dataclass(frozen=True)

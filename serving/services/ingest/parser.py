@@ -37,6 +37,19 @@ def parse_webhook(body: Any) -> ParsedDelivery:
 
 
 def _parse_entry(entry: dict[str, Any], delivery: ParsedDelivery, where: str) -> None:
+    before = _total(delivery)
+    _parse_entry_parts(entry, delivery, where)
+    if _total(delivery) == before:
+        keys = sorted(k for k in entry if k not in ("id", "time"))[:20]
+        delivery.unparsed.append({"at": where, "object": delivery.object_type, "reason": "nothing recognised",
+                                  "keys": keys})
+
+
+def _total(delivery: ParsedDelivery) -> int:
+    return sum(delivery.counts().values())
+
+
+def _parse_entry_parts(entry: dict[str, Any], delivery: ParsedDelivery, where: str) -> None:
     object_type = delivery.object_type
     account = as_id(entry.get("id")) or ""
     for key in ("messaging", "standby"):
