@@ -1,0 +1,204 @@
+"""The worker: contacts and conversations from channel identities, retries, and the dead-letter state."""
+
+from __future__ import annotations
+
+import orjson
+import psycopg
+import pytest
+from procrastinate import RetryStrategy
+
+from serving import worker as worker_module
+from serving.services import pipeline
+from serving.services.ingest.store import PROCESS_TASK
+from tests.helpers import api_client, count, fetch_one, make_settings, post_signed
+
+pytestmark = pytest.mark.integration
+
+
+def wa_text(wamid: str, text: str, wa_id: str = "50761234567", name: str = "Ana Pérez",
+            user_id: str | None = "PA.111", ts: int = 1700000000) -> dict:
+    contact = {"profile": {"name": name}, "wa_id": wa_id}
+    if user_id:
+        contact["user_id"] = user_id
+    return {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+            "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "99"},
+                      "contacts": [contact],
+                      "messages": [{"from": wa_id, "id": wamid, "timestamp": str(ts), "type": "text",
+                                    "text": {"body": text}}]}}]}]}
+
+
+def ig_text(mid: str, sender: str, text: str, ts: int = 1700000000000) -> dict:
+    return {"object": "instagram", "entry": [{"id": "17841", "time": ts, "messaging": [
+        {"sender": {"id": sender}, "recipient": {"id": "17841"}, "timestamp": ts,
+         "message": {"mid": mid, "text": text}}]}]}
+
+
+async def deliver(database_url: str, *bodies: dict) -> list[dict]:
+    async with api_client(make_settings(database_url)) as client:
+        return [(await post_signed(client, body)).json() for body in bodies]
+
+
+async def drain(database_url: str) -> None:
+    """Run the real procrastinate worker until no job is ready (a job waiting on its customer's lock makes a
+    non-waiting worker stop early, so go round until the queue has nothing runnable)."""
+    for _ in range(20):
+        await worker_module.run_worker(database_url, concurrency=2, wait=False, install_signal_handlers=False)
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            cursor = await conn.execute(
+                "SELECT count(*) FROM crm.procrastinate_jobs WHERE status = 'todo' "
+                "AND (scheduled_at IS NULL OR scheduled_at <= now())")
+            if (await cursor.fetchone())[0] == 0:
+                return
+    raise AssertionError("the queue did not drain")
+
+
+async def test_worker_creates_contact_and_conversation_and_reuses_them(
+    clean_db: str, db: psycopg.AsyncConnection
+) -> None:
+    await deliver(clean_db, wa_text("wamid.A1", "hola, precio del iphone?"),
+                  wa_text("wamid.A2", "y envio a David?", ts=1700000060),
+                  ig_text("aWdf1", "778899", "hi! in stock?"))
+    await drain(clean_db)
+
+    assert await count(db, "raw_webhook_events", "processing_status = 'processed'") == 3
+    assert await count(db, "contacts") == 2
+    ana = await fetch_one(db, "SELECT * FROM crm.contacts WHERE display_name = 'Ana Pérez'")
+    assert ana["phone_e164"] == "+50761234567" and ana["source_channel"] == "whatsapp"
+    identities = await db.execute(
+        "SELECT kind, external_id FROM crm.contact_identities WHERE contact_id = %s ORDER BY kind", (ana["id"],))
+    assert await identities.fetchall() == [("bsuid", "PA.111"), ("wa_id", "50761234567")]
+    conversation = await fetch_one(db, "SELECT * FROM crm.conversations WHERE contact_id = %s", ana["id"])
+    assert conversation["status"] == "open" and conversation["channel"] == "whatsapp"
+    assert conversation["last_inbound_at"].timestamp() == 1700000060
+    assert await count(db, "messages", "conversation_id = %s", conversation["id"]) == 2
+    assert await count(db, "messages", "processed_at IS NULL OR contact_id IS NULL") == 0
+    ig = await fetch_one(db, "SELECT contact_id FROM crm.contact_identities WHERE kind = 'igsid'")
+    assert ig["contact_id"] != ana["id"]
+
+
+async def test_business_scoped_id_alone_finds_the_same_contact(clean_db: str, db: psycopg.AsyncConnection) -> None:
+    await deliver(clean_db, wa_text("wamid.B1", "hola"))
+    await drain(clean_db)
+    # Newer payloads may carry only the business-scoped user id for a known person.
+    body = wa_text("wamid.B2", "sigo esperando", user_id="PA.111")
+    body["entry"][0]["changes"][0]["value"]["contacts"][0].pop("wa_id")
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = "PA.111"
+    await deliver(clean_db, body)
+    await drain(clean_db)
+    assert await count(db, "contacts") == 1
+    assert await count(db, "conversations") == 1
+
+
+async def test_changed_number_joins_the_same_contact(clean_db: str, db: psycopg.AsyncConnection) -> None:
+    await deliver(clean_db, wa_text("wamid.C1", "hola", wa_id="972987654321", user_id=None))
+    system = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+              "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "99"},
+                        "messages": [{"from": "972987654321", "id": "wamid.SYS", "timestamp": "1700000100",
+                                      "type": "system", "system": {"body": "changed", "wa_id": "972912345678",
+                                                                    "type": "user_changed_number"}}]}}]}]}
+    await deliver(clean_db, system)
+    await drain(clean_db)
+    await deliver(clean_db, wa_text("wamid.C2", "soy yo con numero nuevo", wa_id="972912345678", user_id=None,
+                                    ts=1700000200))
+    await drain(clean_db)
+    assert await count(db, "contacts") == 1
+
+
+async def test_failures_are_retried_then_dead_lettered_with_the_error(
+    clean_db: str, db: psycopg.AsyncConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = worker_module.app.tasks[PROCESS_TASK]
+    monkeypatch.setattr(task, "retry_strategy", RetryStrategy(max_attempts=2, wait=0))
+    calls = {"n": 0}
+    real = pipeline.process_raw_event
+
+    async def broken(session, raw_event_id):  # noqa: ANN001
+        calls["n"] += 1
+        raise RuntimeError("enrichment service exploded")
+
+    monkeypatch.setattr(pipeline, "process_raw_event", broken)
+    [stored] = await deliver(clean_db, ig_text("aWdf-dead", "555", "hola"))
+    for _ in range(4):
+        await drain(clean_db)
+    assert calls["n"] == 3, "first run plus two retries"
+    event = await fetch_one(db, "SELECT * FROM crm.raw_webhook_events WHERE id = %s", stored["event_id"])
+    assert event["processing_status"] == "dead_letter"
+    assert event["attempts"] == 3 and "enrichment service exploded" in event["last_error"]
+    job = await fetch_one(db, "SELECT status FROM crm.procrastinate_jobs")
+    assert job["status"] == "failed"
+    assert await count(db, "messages", "processed_at IS NULL") == 1, "the message is kept, unprocessed"
+
+    # After the fix, requeueing finishes the work.
+    monkeypatch.setattr(pipeline, "process_raw_event", real)
+    async with api_client(make_settings(clean_db)) as client:
+        from crm.security.api_keys import generate_key, hash_key
+
+        key = generate_key()
+        await db.execute("INSERT INTO crm.api_keys (name, scope, prefix, key_hash) VALUES ('ops', 'admin', 'x', %s)",
+                         (hash_key(key),))
+        dead = await client.get("/api/v1/events", params={"status": "dead_letter"},
+                                headers={"Authorization": f"Bearer {key}"})
+        assert [e["id"] for e in dead.json()] == [stored["event_id"]]
+        retried = await client.post(f"/api/v1/events/{stored['event_id']}/retry",
+                                    headers={"Authorization": f"Bearer {key}"})
+        assert retried.status_code == 200
+    await drain(clean_db)
+    event = await fetch_one(db, "SELECT processing_status FROM crm.raw_webhook_events WHERE id = %s",
+                            stored["event_id"])
+    assert event["processing_status"] == "processed"
+    assert await count(db, "contacts") == 1
+
+
+async def test_a_transient_failure_recovers_on_retry(
+    clean_db: str, db: psycopg.AsyncConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = worker_module.app.tasks[PROCESS_TASK]
+    monkeypatch.setattr(task, "retry_strategy", RetryStrategy(max_attempts=3, wait=0))
+    real = pipeline.process_raw_event
+    calls = {"n": 0}
+
+    async def flaky(session, raw_event_id):  # noqa: ANN001
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("blip")
+        return await real(session, raw_event_id)
+
+    monkeypatch.setattr(pipeline, "process_raw_event", flaky)
+    [stored] = await deliver(clean_db, ig_text("aWdf-flaky", "556", "hola"))
+    for _ in range(3):
+        await drain(clean_db)
+    event = await fetch_one(db, "SELECT * FROM crm.raw_webhook_events WHERE id = %s", stored["event_id"])
+    assert event["processing_status"] == "processed" and event["attempts"] == 1
+    assert event["last_error"] is None, "a success clears the previous attempt's error"
+
+
+async def test_processing_twice_changes_nothing(clean_db: str, db: psycopg.AsyncConnection) -> None:
+    [stored] = await deliver(clean_db, wa_text("wamid.D1", "hola"))
+    await drain(clean_db)
+    before = {t: await count(db, t) for t in ("contacts", "contact_identities", "conversations")}
+    from crm.db.engine import create_engine, session_factory
+
+    engine = create_engine(clean_db)
+    async with session_factory(engine)() as session:
+        await db.execute("UPDATE crm.raw_webhook_events SET processing_status = 'queued'")
+        summary = await pipeline.process_raw_event(session, stored["event_id"])
+    await engine.dispose()
+    assert summary.messages == 0
+    assert {t: await count(db, t) for t in before} == before
+
+
+async def test_comments_become_contacts_but_the_page_itself_does_not(
+    clean_db: str, db: psycopg.AsyncConnection
+) -> None:
+    def comment(cid: str, author: str) -> dict:
+        return {"object": "page", "entry": [{"id": "PAGE1", "time": 1700000000, "changes": [{"field": "feed",
+                "value": {"item": "comment", "verb": "add", "comment_id": cid, "post_id": "PAGE1_1",
+                          "from": {"id": author, "name": "X"}, "created_time": 1700000000,
+                          "message": "precio?"}}]}]}
+
+    await deliver(clean_db, comment("1_1", "USER7"), comment("1_2", "PAGE1"))
+    await drain(clean_db)
+    assert await count(db, "contacts") == 1
+    assert await count(db, "social_comments", "processed_at IS NOT NULL") == 2
+
+
