@@ -70,7 +70,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhooks.router, prefix=API_PREFIX)
     app.include_router(events.router, prefix=API_PREFIX)
+    app.add_route(f"{API_PREFIX}{webhooks.WEBHOOK_POST_PATH}", webhooks.receive_webhook, methods=["POST"],
+                  name="receive_webhook", include_in_schema=False)
+    _document_raw_routes(app)
     return app
+
+
+def _document_raw_routes(app: FastAPI) -> None:
+    """Add the plain Starlette webhook route to the OpenAPI schema FastAPI generates for the others."""
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = default_openapi()
+            schema["paths"].setdefault(f"{API_PREFIX}{webhooks.WEBHOOK_POST_PATH}", {})["post"] = webhooks.WEBHOOK_POST_OPENAPI
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()

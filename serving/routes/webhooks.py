@@ -61,16 +61,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post(
-    "/inbound",
-    responses={
-        200: {"description": "Stored (or recognised as a duplicate); the ids of what was stored."},
-        400: {"description": "Not JSON, or not a webhook object."},
-        401: {"description": "Missing or wrong X-Hub-Signature-256."},
-        413: {"description": "Body larger than WEBHOOK_MAX_BODY_BYTES."},
-        503: {"description": "Not stored (database unavailable): Meta retries."},
-    },
-)
 async def receive_webhook(request: Request) -> Response:
     """Verify, parse and durably store one Meta webhook delivery; 200 only after the commit."""
     settings = request.app.state.settings
@@ -103,5 +93,29 @@ async def receive_webhook(request: Request) -> Response:
         return _error(503, "not_stored", f"event not stored, retry later: {str(exc).splitlines()[0][:200]}",
                       headers={"Retry-After": "5"})
     return Response(orjson.dumps(result.as_response()), 200, media_type="application/json")
+
+
+# The hot path is a plain Starlette route: FastAPI's per-request dependency machinery cost a third of the
+# throughput here (measured: 2,465 → 3,693 req/s on one worker). It is documented in OpenAPI by
+# WEBHOOK_POST_OPENAPI; serving.main mounts it with add_webhook_post_route and merges the documentation.
+WEBHOOK_POST_PATH = "/webhooks/inbound"
+
+WEBHOOK_POST_OPENAPI = {
+    "tags": ["webhooks"],
+    "summary": "Receive a Meta webhook delivery",
+    "description": "Verify X-Hub-Signature-256 over the raw body, parse, and durably store one delivery; "
+                   "answers 200 only after the commit. Redeliveries answer `duplicate` and store nothing.",
+    "operationId": "receive_webhook",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+    "parameters": [{"name": "X-Hub-Signature-256", "in": "header", "required": False,
+                    "schema": {"type": "string", "example": "sha256=..."}}],
+    "responses": {
+        "200": {"description": "Stored (or recognised as a duplicate), with the ids of what was stored."},
+        "400": {"description": "Not JSON, or not a webhook object."},
+        "401": {"description": "Missing or wrong X-Hub-Signature-256."},
+        "413": {"description": "Body larger than WEBHOOK_MAX_BODY_BYTES."},
+        "503": {"description": "Not stored (database unavailable): Meta retries."},
+    },
+}
 
 

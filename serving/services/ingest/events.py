@@ -59,10 +59,14 @@ class StatusEvent:
     counterpart_external_id: str | None = None
     errors: list[Any] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    status_rank: int = 0
+
+    def __post_init__(self) -> None:
+        self.status_rank = status_rank(self.status)
 
     @property
     def rank(self) -> int:
-        return status_rank(self.status)
+        return self.status_rank
 
 
 @dataclass(slots=True)

@@ -46,7 +46,8 @@ def _parse_entry(entry: dict[str, Any], delivery: ParsedDelivery, where: str) ->
 
 
 def _total(delivery: ParsedDelivery) -> int:
-    return sum(delivery.counts().values())
+    return (len(delivery.messages) + len(delivery.statuses) + len(delivery.comments) + len(delivery.feed)
+            + len(delivery.leads) + len(delivery.unparsed))
 
 
 def _parse_entry_parts(entry: dict[str, Any], delivery: ParsedDelivery, where: str) -> None:

@@ -9,7 +9,7 @@ the unique keys (ON CONFLICT DO NOTHING): a redelivery stores and queues nothing
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,161 +63,121 @@ class StoredDelivery:
         }
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value, default=str).decode()
-
-
-Column = tuple[str, str, Callable[[Any], Any]]
+Column = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class TableSpec:
     kind: str  # the ParsedDelivery attribute and the key in responses
     table: str
-    columns: tuple[Column, ...]
+    columns: tuple[Column, ...]  # event dataclass field = table column, with its SQL type
 
 
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("messages", "messages", (
-        ("channel", "text", lambda e: e.channel),
-        ("dedup_key", "text", lambda e: e.dedup_key),
-        ("external_id", "text", lambda e: e.external_id),
-        ("direction", "text", lambda e: e.direction),
-        ("message_type", "text", lambda e: e.message_type),
-        ("text", "text", lambda e: e.text),
-        ("media", "jsonb", lambda e: _json(e.media)),
-        ("reply_to_external_id", "text", lambda e: e.reply_to_external_id),
-        ("context", "jsonb", lambda e: _json(e.context)),
-        ("referral", "jsonb", lambda e: _json(e.referral)),
-        ("payload", "jsonb", lambda e: _json(e.payload)),
-        ("account_external_id", "text", lambda e: e.account_external_id),
-        ("counterpart_external_id", "text", lambda e: e.counterpart_external_id),
-        ("sender_profile", "jsonb", lambda e: _json(e.sender_profile)),
-        ("sent_at", "timestamptz", lambda e: e.sent_at),
-        ("is_echo", "boolean", lambda e: e.is_echo),
-        ("errors", "jsonb", lambda e: _json(e.errors)),
+        ("channel", "text"), ("dedup_key", "text"), ("external_id", "text"), ("direction", "text"),
+        ("message_type", "text"), ("text", "text"), ("media", "jsonb"), ("reply_to_external_id", "text"),
+        ("context", "jsonb"), ("referral", "jsonb"), ("payload", "jsonb"), ("account_external_id", "text"),
+        ("counterpart_external_id", "text"), ("sender_profile", "jsonb"), ("sent_at", "timestamptz"),
+        ("is_echo", "boolean"), ("errors", "jsonb"),
     )),
     TableSpec("statuses", "message_status_events", (
-        ("channel", "text", lambda e: e.channel),
-        ("dedup_key", "text", lambda e: e.dedup_key),
-        ("external_message_id", "text", lambda e: e.external_message_id),
-        ("status", "text", lambda e: e.status),
-        ("status_rank", "smallint", lambda e: e.rank),
-        ("occurred_at", "timestamptz", lambda e: e.occurred_at),
-        ("watermark", "timestamptz", lambda e: e.watermark),
-        ("account_external_id", "text", lambda e: e.account_external_id),
-        ("counterpart_external_id", "text", lambda e: e.counterpart_external_id),
-        ("errors", "jsonb", lambda e: _json(e.errors)),
-        ("details", "jsonb", lambda e: _json(e.details)),
+        ("channel", "text"), ("dedup_key", "text"), ("external_message_id", "text"), ("status", "text"),
+        ("status_rank", "smallint"), ("occurred_at", "timestamptz"), ("watermark", "timestamptz"),
+        ("account_external_id", "text"), ("counterpart_external_id", "text"), ("errors", "jsonb"),
+        ("details", "jsonb"),
     )),
     TableSpec("comments", "social_comments", (
-        ("channel", "text", lambda e: e.channel),
-        ("dedup_key", "text", lambda e: e.dedup_key),
-        ("external_id", "text", lambda e: e.external_id),
-        ("kind", "text", lambda e: e.kind),
-        ("verb", "text", lambda e: e.verb),
-        ("post_external_id", "text", lambda e: e.post_external_id),
-        ("parent_external_id", "text", lambda e: e.parent_external_id),
-        ("account_external_id", "text", lambda e: e.account_external_id),
-        ("author_external_id", "text", lambda e: e.author_external_id),
-        ("author_name", "text", lambda e: e.author_name),
-        ("text", "text", lambda e: e.text),
-        ("created_time", "timestamptz", lambda e: e.created_time),
-        ("payload", "jsonb", lambda e: _json(e.payload)),
+        ("channel", "text"), ("dedup_key", "text"), ("external_id", "text"), ("kind", "text"), ("verb", "text"),
+        ("post_external_id", "text"), ("parent_external_id", "text"), ("account_external_id", "text"),
+        ("author_external_id", "text"), ("author_name", "text"), ("text", "text"),
+        ("created_time", "timestamptz"), ("payload", "jsonb"),
     )),
     TableSpec("feed", "page_feed_events", (
-        ("channel", "text", lambda e: e.channel),
-        ("dedup_key", "text", lambda e: e.dedup_key),
-        ("account_external_id", "text", lambda e: e.account_external_id),
-        ("item", "text", lambda e: e.item),
-        ("verb", "text", lambda e: e.verb),
-        ("post_external_id", "text", lambda e: e.post_external_id),
-        ("author_external_id", "text", lambda e: e.author_external_id),
-        ("author_name", "text", lambda e: e.author_name),
-        ("reaction_type", "text", lambda e: e.reaction_type),
-        ("text", "text", lambda e: e.text),
-        ("occurred_at", "timestamptz", lambda e: e.occurred_at),
-        ("payload", "jsonb", lambda e: _json(e.payload)),
+        ("channel", "text"), ("dedup_key", "text"), ("account_external_id", "text"), ("item", "text"),
+        ("verb", "text"), ("post_external_id", "text"), ("author_external_id", "text"), ("author_name", "text"),
+        ("reaction_type", "text"), ("text", "text"), ("occurred_at", "timestamptz"), ("payload", "jsonb"),
     )),
     TableSpec("leads", "lead_ad_submissions", (
-        ("channel", "text", lambda e: e.channel),
-        ("dedup_key", "text", lambda e: e.dedup_key),
-        ("leadgen_id", "text", lambda e: e.leadgen_id),
-        ("account_external_id", "text", lambda e: e.account_external_id),
-        ("form_id", "text", lambda e: e.form_id),
-        ("ad_id", "text", lambda e: e.ad_id),
-        ("adgroup_id", "text", lambda e: e.adgroup_id),
-        ("created_time", "timestamptz", lambda e: e.created_time),
-        ("payload", "jsonb", lambda e: _json(e.payload)),
+        ("channel", "text"), ("dedup_key", "text"), ("leadgen_id", "text"), ("account_external_id", "text"),
+        ("form_id", "text"), ("ad_id", "text"), ("adgroup_id", "text"), ("created_time", "timestamptz"),
+        ("payload", "jsonb"),
     )),
 )
 
-_RAW_COLUMNS = ("sha", "body", "object_type", "headers", "signature_state", "item_counts", "unparsed",
-                "processing_status", "lock")
-_RAW_TYPES = ("bytea", "bytea", "text", "jsonb", "text", "jsonb", "jsonb", "text", "text")
 
-
-def _raw_row(delivery: IncomingDelivery, dead_letter_error: str | None = None) -> tuple[Any, ...]:
+def _document(delivery: IncomingDelivery, dead_letter_error: str | None) -> dict[str, Any]:
+    """One delivery as JSON for the statement. orjson serializes the event dataclasses in C, which is why the
+    batch travels as a single jsonb parameter rather than as one array per column."""
     parsed = delivery.parsed
     if dead_letter_error is not None:
         status = "dead_letter"
     else:
         status = "queued" if parsed.needs_processing else "no_action"
-    return (
-        delivery.sha256,
-        delivery.body,
-        parsed.object_type,
-        _json(delivery.headers),
-        delivery.signature_state,
-        _json(parsed.counts()),
-        _json(parsed.unparsed),
-        status,
-        delivery.job_lock,
-    )
+    document: dict[str, Any] = {
+        "sha": delivery.sha256.hex(),
+        # The body was accepted by a strict JSON parser, so it is valid UTF-8: this round trip is lossless.
+        "body": delivery.body.decode("utf-8"),
+        "object_type": parsed.object_type,
+        "headers": delivery.headers,
+        "signature_state": delivery.signature_state,
+        "item_counts": parsed.counts(),
+        "unparsed": parsed.unparsed,
+        "processing_status": status,
+        "lock": delivery.job_lock,
+    }
+    if dead_letter_error is None:
+        for spec in TABLES:
+            if events := getattr(parsed, spec.kind):
+                document[spec.kind] = events
+    return document
 
 
-def _unnest(prefix: str, names: Sequence[str], types: Sequence[str]) -> str:
-    arrays = ", ".join(f"%({prefix}_{name})s::{pg_type}[]" for name, pg_type in zip(names, types, strict=True))
-    return f"unnest({arrays}) AS t({', '.join(names)})"
+def _recordset(kind: str, columns: Sequence[Column]) -> str:
+    definition = ", ".join(f"{name} {pg_type}" for name, pg_type in columns)
+    return f"jsonb_to_recordset(b.d->'{kind}') AS t({definition})"
+
+
+_RAW_CTES = """batch AS (SELECT value AS d FROM jsonb_array_elements(%(batch)s::jsonb)),
+raw_in AS (
+    SELECT decode(d->>'sha', 'hex') AS sha, convert_to(d->>'body', 'UTF8') AS body,
+           d->>'object_type' AS object_type, d->'headers' AS headers, d->>'signature_state' AS signature_state,
+           d->'item_counts' AS item_counts, d->'unparsed' AS unparsed, d->>'processing_status' AS processing_status,
+           d->>'lock' AS lock
+    FROM batch),
+ins_raw AS (
+    INSERT INTO crm.raw_webhook_events (body_sha256, body, object_type, headers, signature_state, item_counts,
+        unparsed, processing_status, last_error, processed_at)
+    SELECT sha, body, object_type, headers, signature_state, item_counts, unparsed, processing_status,
+           %(dead_letter_error)s, CASE WHEN processing_status = 'no_action' THEN now() END
+    FROM raw_in
+    ON CONFLICT (body_sha256) DO NOTHING
+    RETURNING id, body_sha256, processing_status)"""
 
 
 def build_statement(deliveries: Sequence[IncomingDelivery],
                     dead_letter_error: str | None = None) -> tuple[str, dict[str, Any]]:
-    """SQL + parameters for a batch with unique bodies. Only the tables the batch touches appear."""
-    params: dict[str, Any] = {}
-    rows = [_raw_row(d, dead_letter_error) for d in deliveries]
-    for index, name in enumerate(_RAW_COLUMNS):
-        params[f"raw_{name}"] = [row[index] for row in rows]
-    ctes = [
-        f"raw_in AS (SELECT * FROM {_unnest('raw', _RAW_COLUMNS, _RAW_TYPES)})",
-        """ins_raw AS (
-            INSERT INTO crm.raw_webhook_events (body_sha256, body, object_type, headers, signature_state,
-                item_counts, unparsed, processing_status, last_error, processed_at)
-            SELECT sha, body, object_type, headers, signature_state, item_counts, unparsed, processing_status,
-                %(dead_letter_error)s,
-                CASE WHEN processing_status = 'no_action' THEN now() END
-            FROM raw_in
-            ON CONFLICT (body_sha256) DO NOTHING
-            RETURNING id, body_sha256, processing_status)""",
-    ]
-    params["dead_letter_error"] = dead_letter_error
+    """SQL + parameters for a batch with unique bodies. Only the tables the batch touches appear, so the few
+    statement shapes that occur are prepared once per connection."""
+    documents = [_document(d, dead_letter_error) for d in deliveries]
+    params: dict[str, Any] = {
+        "batch": orjson.dumps(documents).decode(),
+        "dead_letter_error": dead_letter_error,
+    }
+    ctes = [_RAW_CTES]
     selects = ["SELECT 'raw' AS kind, id, body_sha256 AS sha, processing_status AS note FROM ins_raw"]
     if dead_letter_error is None:
+        present = {kind for document in documents for kind in document}
         for spec in TABLES:
-            items = [(d.sha256, event) for d in deliveries for event in getattr(d.parsed, spec.kind)]
-            if not items:
+            if spec.kind not in present:
                 continue
-            names = ("sha", *(c[0] for c in spec.columns))
-            types = ("bytea", *(c[1] for c in spec.columns))
-            params[f"{spec.kind}_sha"] = [sha for sha, _ in items]
-            for column, _, getter in spec.columns:
-                params[f"{spec.kind}_{column}"] = [getter(event) for _, event in items]
-            column_list = ", ".join(c[0] for c in spec.columns)
+            column_list = ", ".join(name for name, _ in spec.columns)
             ctes.append(f"""ins_{spec.kind} AS (
                 INSERT INTO crm.{spec.table} (raw_event_id, {column_list})
-                SELECT r.id, {", ".join(f"t.{c[0]}" for c in spec.columns)}
-                FROM {_unnest(spec.kind, names, types)}
-                JOIN ins_raw r ON r.body_sha256 = t.sha
+                SELECT r.id, {", ".join(f"t.{name}" for name, _ in spec.columns)}
+                FROM batch b
+                JOIN ins_raw r ON r.body_sha256 = decode(b.d->>'sha', 'hex')
+                CROSS JOIN LATERAL {_recordset(spec.kind, spec.columns)}
                 ON CONFLICT (channel, dedup_key) DO NOTHING
                 RETURNING id, raw_event_id)""")
             selects.append(
@@ -225,7 +185,11 @@ def build_statement(deliveries: Sequence[IncomingDelivery],
                 "JOIN ins_raw r ON r.id = i.raw_event_id"
             )
             if spec.kind == "statuses":
-                ctes.extend(_status_updates(items))
+                has_watermark = any(
+                    status.watermark is not None and status.external_message_id is None
+                    for delivery in deliveries for status in delivery.parsed.statuses
+                )
+                ctes.extend(_status_updates(spec.columns, has_watermark))
         ctes.append(f"""ins_jobs AS (
             INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args)
             SELECT '{INBOUND_QUEUE}', '{PROCESS_TASK}', 0, t.lock, jsonb_build_object('raw_event_id', r.id)
@@ -236,33 +200,28 @@ def build_statement(deliveries: Sequence[IncomingDelivery],
     return sql, params
 
 
-def _status_updates(items: list[tuple[bytes, Any]]) -> list[str]:
-    """Move each message's current status forward (never back): by message id, and by Messenger watermark."""
-    status_array = _unnest(
-        "statuses",
-        ("sha", "channel", "dedup_key", "external_message_id", "status", "status_rank", "occurred_at",
-         "watermark", "account_external_id", "counterpart_external_id", "errors", "details"),
-        ("bytea", "text", "text", "text", "text", "smallint", "timestamptz", "timestamptz", "text", "text",
-         "jsonb", "jsonb"),
-    )
+def _status_updates(columns: Sequence[Column], has_watermark: bool) -> list[str]:
+    """Move each message's current status forward (never back): by message id, and by Messenger watermark.
+    Applied for redelivered statuses too: moving forward is idempotent."""
+    statuses = f"batch b CROSS JOIN LATERAL {_recordset('statuses', columns)}"
     ctes = [f"""upd_status AS (
         UPDATE crm.messages m SET status = s.status, status_rank = s.status_rank,
             status_at = COALESCE(s.occurred_at, now()),
             status_error = COALESCE(s.errors, m.status_error),
             deleted_at = CASE WHEN s.status = 'deleted' THEN COALESCE(s.occurred_at, now()) ELSE m.deleted_at END
-        FROM (SELECT DISTINCT ON (channel, external_message_id) * FROM {status_array}
+        FROM (SELECT DISTINCT ON (t.channel, t.external_message_id) t.* FROM {statuses}
               WHERE t.external_message_id IS NOT NULL
-              ORDER BY channel, external_message_id, status_rank DESC) s
+              ORDER BY t.channel, t.external_message_id, t.status_rank DESC) s
         WHERE m.channel = s.channel AND m.external_id = s.external_message_id
           AND m.status_rank < s.status_rank
         RETURNING m.id)"""]
-    if any(event.watermark is not None and event.external_message_id is None for _, event in items):
+    if has_watermark:
         ctes.append(f"""upd_watermark AS (
             UPDATE crm.messages m SET status = s.status, status_rank = s.status_rank,
                 status_at = COALESCE(s.occurred_at, now())
-            FROM (SELECT DISTINCT ON (channel, counterpart_external_id) * FROM {status_array}
+            FROM (SELECT DISTINCT ON (t.channel, t.counterpart_external_id) t.* FROM {statuses}
                   WHERE t.external_message_id IS NULL AND t.watermark IS NOT NULL
-                  ORDER BY channel, counterpart_external_id, status_rank DESC, watermark DESC) s
+                  ORDER BY t.channel, t.counterpart_external_id, t.status_rank DESC, t.watermark DESC) s
             WHERE m.channel = s.channel AND m.counterpart_external_id = s.counterpart_external_id
               AND m.direction = 'outbound' AND m.sent_at <= s.watermark AND m.status_rank < s.status_rank
             RETURNING m.id)""")
