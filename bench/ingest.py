@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64, 128, 256])
     parser.add_argument("--workers", type=int, default=int(os.environ.get("API_WORKERS", "2")))
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load before each level")
     parser.add_argument("--bodies", type=int, default=80_000, help="unique bodies per level")
     args = parser.parse_args()
 
@@ -155,11 +156,16 @@ def main() -> None:
             bodies = work / f"bodies-{concurrency}.txt"
             write_bodies(bodies, args.bodies, tag=f"{datetime.now(UTC):%H%M%S}-{level}")
             bare = start_server("bench.bare_app:app", bare_port, args.workers, {}, work / "bare.log")
+            run_wrk(wrk, bare_port, bodies, concurrency, args.warmup, args.threads)
             bare_result = run_wrk(wrk, bare_port, bodies, concurrency, args.duration, args.threads)
             stop_server(bare)
+            api = start_server("serving.main:app", api_port, args.workers, env, work / "api.log")
+            # Warm-up (pools filled, statements prepared), with bodies of its own, not measured.
+            warm = work / "warm.txt"
+            write_bodies(warm, 20_000, tag=f"warm-{datetime.now(UTC):%H%M%S}-{level}")
+            run_wrk(wrk, api_port, warm, concurrency, args.warmup, args.threads)
             with psycopg.connect(url) as conn:
                 before = conn.execute("SELECT count(*) FROM crm.raw_webhook_events").fetchone()[0]
-            api = start_server("serving.main:app", api_port, args.workers, env, work / "api.log")
             api_result = run_wrk(wrk, api_port, bodies, concurrency, args.duration, args.threads)
             stop_server(api)
             with psycopg.connect(url) as conn:
