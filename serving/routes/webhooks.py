@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
+import json
+import re
 
 import orjson
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from serving.services.ingest.events import ParsedDelivery
 from serving.services.ingest.parser import InvalidPayload, parse_webhook
 from serving.services.ingest.signature import signature_matches
 from serving.services.ingest.store import IncomingDelivery
@@ -23,6 +26,17 @@ KEPT_HEADERS = ("x-hub-signature-256", "x-hub-signature", "user-agent", "content
 
 class BodyTooLarge(Exception):
     pass
+
+
+# A bare number of 20+ digits: orjson would read it as a float and lose digits of an id.
+_LONG_INTEGER = re.compile(rb"[:,\[]\s*-?\d{20,}")
+
+
+def decode_json(body: bytes) -> object:
+    """orjson for speed; the standard library (exact integers) when the body has integers beyond 64 bits."""
+    if _LONG_INTEGER.search(body):
+        return json.loads(body)
+    return orjson.loads(body)
 
 
 def _error(status_code: int, error: str, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -78,15 +92,22 @@ async def receive_webhook(request: Request) -> Response:
     else:
         signature_state = "unchecked"
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        payload = decode_json(body)
+    except (ValueError, RecursionError) as exc:
         return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
+    error = None
     try:
         parsed = parse_webhook(payload)
     except InvalidPayload as exc:
         return _error(400, "invalid_payload", str(exc))
+    except Exception as exc:  # a parser bug must not lose the event: keep it as a dead letter, acknowledged
+        log.exception("webhook.parse_failed")
+        error = f"parser failed: {type(exc).__name__}: {exc}"[:2000]
+        parsed = ParsedDelivery(object_type=payload.get("object") if isinstance(payload.get("object"), str)
+                                else None)
     headers = {name: value for name in KEPT_HEADERS if (value := request.headers.get(name)) is not None}
-    delivery = IncomingDelivery(body=body, headers=headers, signature_state=signature_state, parsed=parsed)
+    delivery = IncomingDelivery(body=body, headers=headers, signature_state=signature_state, parsed=parsed,
+                                error=error)
     try:
         result = await request.app.state.ingest_writer.write(delivery)
     except DatabaseUnavailable as exc:

@@ -274,3 +274,76 @@ async def test_health_and_docs_are_open(clean_db: str) -> None:
         assert "/api/v1/webhooks/inbound" in spec["paths"]
 
 
+
+
+async def test_valid_json_orjson_refuses_is_still_stored(clean_db: str, db: psycopg.AsyncConnection) -> None:
+    """Integers beyond 64 bits and NUL escapes are valid JSON: stored and acknowledged, never a 400 or 500."""
+    body = (b'{"object": "page", "entry": [{"id": "PAGE1", "time": 1700000000, "changes": [{"field": "feed", '
+            b'"value": {"item": "reaction", "verb": "add", "reaction_type": "like", "post_id": "PAGE1_2", '
+            b'"from": {"id": 123456789012345678901234567890, "name": "Big\\u0000Id"}, '
+            b'"created_time": 1700000000}}]}], "\\u0000odd": 1}')
+    async with api_client(make_settings(clean_db)) as client:
+        response = await post_signed(client, body)
+    assert response.status_code == 200, response.text
+    row = await fetch_one(db, "SELECT author_external_id, author_name FROM crm.page_feed_events")
+    assert row == {"author_external_id": "123456789012345678901234567890", "author_name": "BigId"}
+    assert bytes((await fetch_one(db, "SELECT body FROM crm.raw_webhook_events"))["body"]) == body
+
+
+async def test_deeply_nested_json_is_a_clear_400(clean_db: str) -> None:
+    body = b'{"object": "page", "entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    async with api_client(make_settings(clean_db)) as client:
+        response = await post_signed(client, body)
+    assert response.status_code == 400 and response.json()["error"] == "malformed_json"
+
+
+async def test_a_parser_failure_keeps_the_event_as_a_dead_letter(
+    clean_db: str, db: psycopg.AsyncConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.routes import webhooks
+
+    def broken_parser(body: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(webhooks, "parse_webhook", broken_parser)
+    async with api_client(make_settings(clean_db)) as client:
+        response = await post_signed(client, {"object": "page", "entry": []})
+    assert response.status_code == 200 and response.json()["dead_letter"] is True
+    row = await fetch_one(db, "SELECT processing_status, last_error FROM crm.raw_webhook_events")
+    assert row["processing_status"] == "dead_letter" and "surprise" in row["last_error"]
+    assert await count(db, "procrastinate_jobs") == 0
+
+
+async def test_a_body_the_database_rejects_is_kept_as_a_dead_letter_without_hurting_its_batch(
+    clean_db: str, db: psycopg.AsyncConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.services.ingest import store
+
+    real = store._document
+
+    def poisoned(delivery):  # noqa: ANN001 - a timestamp PostgreSQL cannot read fails the whole statement
+        document = real(delivery)
+        for message in document.get("messages", []):
+            if message.text == "poison":
+                return {**document, "messages": [{**{"channel": "whatsapp"}, "sent_at": "not-a-time",
+                                                   "dedup_key": "p", "direction": "inbound",
+                                                   "message_type": "text", "counterpart_external_id": "1"}]}
+        return document
+
+    monkeypatch.setattr(store, "_document", poisoned)
+
+    def wa(wamid: str, text: str) -> dict:
+        return {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+                "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "99"},
+                          "messages": [{"from": "50760000001", "id": wamid, "timestamp": "1700000000",
+                                        "type": "text", "text": {"body": text}}]}}]}]}
+
+    async with api_client(make_settings(clean_db)) as client:
+        responses = await asyncio.gather(*(post_signed(client, wa(f"wamid.OK{i}", "hola")) for i in range(10)),
+                                         post_signed(client, wa("wamid.BAD", "poison")))
+    assert all(r.status_code == 200 for r in responses)
+    assert responses[-1].json()["dead_letter"] is True
+    assert await count(db, "messages") == 10
+    row = await fetch_one(db, "SELECT last_error FROM crm.raw_webhook_events WHERE processing_status = "
+                              "'dead_letter'")
+    assert "not-a-time" in row["last_error"] or "timestamp" in row["last_error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,5 +90,8 @@ def text_or_none(value: Any) -> str | None:
 
 def fingerprint(*parts: Any) -> str:
     """A stable key for events Meta sends without an id of their own (reactions, postbacks, referrals)."""
-    blob = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)
+    try:
+        blob = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # integers beyond 64 bits
+        blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:32]

@@ -8,14 +8,18 @@ the unique keys (ON CONFLICT DO NOTHING): a redelivery stores and queues nothing
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
 from psycopg import AsyncConnection
 
+from serving.services.channels.common import strip_nul
 from serving.services.ingest.events import ParsedDelivery
 
 INBOUND_QUEUE = "inbound"
@@ -29,6 +33,8 @@ class IncomingDelivery:
     signature_state: str
     parsed: ParsedDelivery
     sha256: bytes = b""
+    # Set when the body cannot be normalized or stored normally: it is then kept alone as a dead letter.
+    error: str | None = None
 
     def __post_init__(self) -> None:
         if not self.sha256:
@@ -106,11 +112,11 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 
-def _document(delivery: IncomingDelivery, dead_letter_error: str | None) -> dict[str, Any]:
+def _document(delivery: IncomingDelivery) -> dict[str, Any]:
     """One delivery as JSON for the statement. orjson serializes the event dataclasses in C, which is why the
     batch travels as a single jsonb parameter rather than as one array per column."""
     parsed = delivery.parsed
-    if dead_letter_error is not None:
+    if delivery.error is not None:
         status = "dead_letter"
     else:
         status = "queued" if parsed.needs_processing else "no_action"
@@ -122,15 +128,32 @@ def _document(delivery: IncomingDelivery, dead_letter_error: str | None) -> dict
         "headers": delivery.headers,
         "signature_state": delivery.signature_state,
         "item_counts": parsed.counts(),
-        "unparsed": parsed.unparsed,
+        "unparsed": strip_nul(parsed.unparsed),
         "processing_status": status,
+        "last_error": delivery.error,
         "lock": delivery.job_lock,
     }
-    if dead_letter_error is None:
+    if delivery.error is None:
         for spec in TABLES:
             if events := getattr(parsed, spec.kind):
                 document[spec.kind] = events
     return document
+
+
+def _dumps(documents: list[dict[str, Any]]) -> str:
+    try:
+        return orjson.dumps(documents).decode()
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the standard library writes them (rare, so its speed is fine).
+        return json.dumps(documents, default=_plain, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
 def _recordset(kind: str, columns: Sequence[Column]) -> str:
@@ -143,59 +166,54 @@ raw_in AS (
     SELECT decode(d->>'sha', 'hex') AS sha, convert_to(d->>'body', 'UTF8') AS body,
            d->>'object_type' AS object_type, d->'headers' AS headers, d->>'signature_state' AS signature_state,
            d->'item_counts' AS item_counts, d->'unparsed' AS unparsed, d->>'processing_status' AS processing_status,
-           d->>'lock' AS lock
+           d->>'last_error' AS last_error, d->>'lock' AS lock
     FROM batch),
 ins_raw AS (
     INSERT INTO crm.raw_webhook_events (body_sha256, body, object_type, headers, signature_state, item_counts,
         unparsed, processing_status, last_error, processed_at)
     SELECT sha, body, object_type, headers, signature_state, item_counts, unparsed, processing_status,
-           %(dead_letter_error)s, CASE WHEN processing_status = 'no_action' THEN now() END
+           last_error, CASE WHEN processing_status = 'no_action' THEN now() END
     FROM raw_in
     ON CONFLICT (body_sha256) DO NOTHING
     RETURNING id, body_sha256, processing_status)"""
 
 
-def build_statement(deliveries: Sequence[IncomingDelivery],
-                    dead_letter_error: str | None = None) -> tuple[str, dict[str, Any]]:
+def build_statement(deliveries: Sequence[IncomingDelivery]) -> tuple[str, dict[str, Any]]:
     """SQL + parameters for a batch with unique bodies. Only the tables the batch touches appear, so the few
     statement shapes that occur are prepared once per connection."""
-    documents = [_document(d, dead_letter_error) for d in deliveries]
-    params: dict[str, Any] = {
-        "batch": orjson.dumps(documents).decode(),
-        "dead_letter_error": dead_letter_error,
-    }
+    documents = [_document(d) for d in deliveries]
+    params: dict[str, Any] = {"batch": _dumps(documents)}
     ctes = [_RAW_CTES]
     selects = ["SELECT 'raw' AS kind, id, body_sha256 AS sha, processing_status AS note FROM ins_raw"]
-    if dead_letter_error is None:
-        present = {kind for document in documents for kind in document}
-        for spec in TABLES:
-            if spec.kind not in present:
-                continue
-            column_list = ", ".join(name for name, _ in spec.columns)
-            ctes.append(f"""ins_{spec.kind} AS (
-                INSERT INTO crm.{spec.table} (raw_event_id, {column_list})
-                SELECT r.id, {", ".join(f"t.{name}" for name, _ in spec.columns)}
-                FROM batch b
-                JOIN ins_raw r ON r.body_sha256 = decode(b.d->>'sha', 'hex')
-                CROSS JOIN LATERAL {_recordset(spec.kind, spec.columns)}
-                ON CONFLICT (channel, dedup_key) DO NOTHING
-                RETURNING id, raw_event_id)""")
-            selects.append(
-                f"SELECT '{spec.kind}', i.id, r.body_sha256, NULL FROM ins_{spec.kind} i "
-                "JOIN ins_raw r ON r.id = i.raw_event_id"
+    present = {kind for document in documents for kind in document}
+    for spec in TABLES:
+        if spec.kind not in present:
+            continue
+        column_list = ", ".join(name for name, _ in spec.columns)
+        ctes.append(f"""ins_{spec.kind} AS (
+            INSERT INTO crm.{spec.table} (raw_event_id, {column_list})
+            SELECT r.id, {", ".join(f"t.{name}" for name, _ in spec.columns)}
+            FROM batch b
+            JOIN ins_raw r ON r.body_sha256 = decode(b.d->>'sha', 'hex')
+            CROSS JOIN LATERAL {_recordset(spec.kind, spec.columns)}
+            ON CONFLICT (channel, dedup_key) DO NOTHING
+            RETURNING id, raw_event_id)""")
+        selects.append(
+            f"SELECT '{spec.kind}', i.id, r.body_sha256, NULL FROM ins_{spec.kind} i "
+            "JOIN ins_raw r ON r.id = i.raw_event_id"
+        )
+        if spec.kind == "statuses":
+            has_watermark = any(
+                status.watermark is not None and status.external_message_id is None
+                for delivery in deliveries for status in delivery.parsed.statuses
             )
-            if spec.kind == "statuses":
-                has_watermark = any(
-                    status.watermark is not None and status.external_message_id is None
-                    for delivery in deliveries for status in delivery.parsed.statuses
-                )
-                ctes.extend(_status_updates(spec.columns, has_watermark))
-        ctes.append(f"""ins_jobs AS (
-            INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args)
-            SELECT '{INBOUND_QUEUE}', '{PROCESS_TASK}', 0, t.lock, jsonb_build_object('raw_event_id', r.id)
-            FROM ins_raw r JOIN raw_in t ON t.sha = r.body_sha256
-            WHERE r.processing_status = 'queued'
-            RETURNING id)""")
+            ctes.extend(_status_updates(spec.columns, has_watermark))
+    ctes.append(f"""ins_jobs AS (
+        INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args)
+        SELECT '{INBOUND_QUEUE}', '{PROCESS_TASK}', 0, t.lock, jsonb_build_object('raw_event_id', r.id)
+        FROM ins_raw r JOIN raw_in t ON t.sha = r.body_sha256
+        WHERE r.processing_status = 'queued'
+        RETURNING id)""")
     sql = "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL ".join(selects)
     return sql, params
 
@@ -228,13 +246,12 @@ def _status_updates(columns: Sequence[Column], has_watermark: bool) -> list[str]
     return ctes
 
 
-async def store_batch(conn: AsyncConnection, deliveries: Sequence[IncomingDelivery],
-                      dead_letter_error: str | None = None) -> list[StoredDelivery]:
+async def store_batch(conn: AsyncConnection, deliveries: Sequence[IncomingDelivery]) -> list[StoredDelivery]:
     """Store a batch; results come back in the order given. Bodies repeated inside the batch are stored once."""
     unique: dict[bytes, IncomingDelivery] = {}
     for delivery in deliveries:
         unique.setdefault(delivery.sha256, delivery)
-    sql, params = build_statement(list(unique.values()), dead_letter_error)
+    sql, params = build_statement(list(unique.values()))
     cursor = await conn.execute(sql, params)
     rows = await cursor.fetchall()
 

@@ -109,7 +109,8 @@ class IngestWriter:
         log.error("ingest.body_rejected_by_database", error=error)
         try:
             async with self._pool.connection() as conn:
-                result = (await store_batch(conn, [delivery], dead_letter_error=error))[0]
+                delivery.error = error
+                result = (await store_batch(conn, [delivery]))[0]
         except Exception as second:  # noqa: BLE001 - anything here means "not stored": 503
             self._fail(batch, DatabaseUnavailable(str(second)))
             return
