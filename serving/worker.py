@@ -23,6 +23,10 @@ from crm.settings import get_settings
 from serving.services import pipeline
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
 
+MAINTENANCE_QUEUE = "maintenance"
+# Workers send a heartbeat every few seconds; a job whose worker has been silent this long is orphaned.
+STALLED_AFTER_S = 60.0
+
 log = structlog.get_logger(__name__)
 _settings = get_settings()
 
@@ -42,11 +46,11 @@ def _session_factory() -> async_sessionmaker[AsyncSession]:
 
 
 @app.task(name=PROCESS_TASK, queue=INBOUND_QUEUE, retry=retry_strategy, pass_context=True)
-async def process_raw_event(context: JobContext, raw_event_id: int) -> None:
+async def process_raw_event(context: JobContext, raw_event_id: int, renormalize: bool = False) -> None:
     sessions = _session_factory()
     try:
         async with sessions() as session:
-            await pipeline.process_raw_event(session, raw_event_id)
+            await pipeline.process_raw_event(session, raw_event_id, renormalize=renormalize)
     except Exception as exc:
         strategy = app.tasks[PROCESS_TASK].retry_strategy
         final = strategy is None or strategy.get_retry_decision(exception=exc, job=context.job) is None
@@ -67,6 +71,22 @@ async def record_failure(sessions: async_sessionmaker[AsyncSession], raw_event_i
         await session.commit()
     log_method = log.error if final else log.warning
     log_method("worker.event_failed", raw_event_id=raw_event_id, status=status, error=error)
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="retry_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def retry_stalled_jobs_task(context: JobContext, timestamp: int) -> None:
+    await retry_stalled_jobs(context.app)
+
+
+async def retry_stalled_jobs(worker_app: procrastinate.App) -> int:
+    """Requeue jobs left `doing` by a worker that died (kill -9, OOM, host crash): otherwise the job, and every
+    later job of the same customer (they share its lock), would wait forever."""
+    stalled = list(await worker_app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S))
+    for job in stalled:
+        await worker_app.job_manager.retry_job(job)
+        log.warning("worker.stalled_job_requeued", job_id=job.id, task=job.task_name, args=job.task_kwargs)
+    return len(stalled)
 
 
 def build_connector(database_url: str) -> procrastinate.PsycopgConnector:
@@ -97,8 +117,11 @@ async def run_worker(database_url: str, concurrency: int | None = None, wait: bo
                      install_signal_handlers: bool = True) -> None:
     async with worker_resources(database_url) as worker_app:
         log.info("worker.started", concurrency=concurrency or _settings.worker_concurrency, wait=wait)
+        if wait:
+            await retry_stalled_jobs(worker_app)
         await worker_app.run_worker_async(
-            queues=[INBOUND_QUEUE],
+            queues=[INBOUND_QUEUE, MAINTENANCE_QUEUE],
+            shutdown_graceful_timeout=10.0,
             concurrency=concurrency or _settings.worker_concurrency,
             wait=wait,
             install_signal_handlers=install_signal_handlers,

@@ -28,8 +28,12 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def create_psycopg_pool(database_url: str, min_size: int, max_size: int, connect_timeout_s: float = 3.0,
-                        autocommit: bool = True):  # noqa: ANN201 - psycopg_pool imported lazily
-    """An unopened AsyncConnectionPool; the caller opens it (without waiting, so start-up survives a down DB)."""
+                        autocommit: bool = True, statement_timeout_ms: int = 4000,
+                        lock_timeout_ms: int = 2000):  # noqa: ANN201 - psycopg_pool imported lazily
+    """An unopened AsyncConnectionPool; the caller opens it (without waiting, so start-up survives a down DB).
+
+    Statement and lock timeouts keep one stuck lock from stalling every request that shares the pool: a request
+    then fails fast (503) instead of hanging until Meta's own timeout."""
     from psycopg_pool import AsyncConnectionPool
 
     return AsyncConnectionPool(
@@ -40,7 +44,8 @@ def create_psycopg_pool(database_url: str, min_size: int, max_size: int, connect
         timeout=connect_timeout_s,
         kwargs={
             "autocommit": autocommit,
-            "options": CONNECTION_OPTIONS,
+            "options": f"{CONNECTION_OPTIONS} -c statement_timeout={statement_timeout_ms} "
+                       f"-c lock_timeout={lock_timeout_ms}",
             "connect_timeout": max(1, int(connect_timeout_s)),
         },
         name="crm",

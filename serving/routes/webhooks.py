@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hmac
-import json
-import re
 
 import orjson
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from serving.services.channels.common import pg_safe
 from serving.services.ingest.events import ParsedDelivery
+from serving.services.ingest.json_body import decode_json
 from serving.services.ingest.parser import InvalidPayload, parse_webhook
 from serving.services.ingest.signature import signature_matches
 from serving.services.ingest.store import IncomingDelivery
@@ -26,17 +26,6 @@ KEPT_HEADERS = ("x-hub-signature-256", "x-hub-signature", "user-agent", "content
 
 class BodyTooLarge(Exception):
     pass
-
-
-# A bare number of 20+ digits: orjson would read it as a float and lose digits of an id.
-_LONG_INTEGER = re.compile(rb"[:,\[]\s*-?\d{20,}")
-
-
-def decode_json(body: bytes) -> object:
-    """orjson for speed; the standard library (exact integers) when the body has integers beyond 64 bits."""
-    if _LONG_INTEGER.search(body):
-        return json.loads(body)
-    return orjson.loads(body)
 
 
 def _error(status_code: int, error: str, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -103,15 +92,16 @@ async def receive_webhook(request: Request) -> Response:
     except Exception as exc:  # a parser bug must not lose the event: keep it as a dead letter, acknowledged
         log.exception("webhook.parse_failed")
         error = f"parser failed: {type(exc).__name__}: {exc}"[:2000]
-        parsed = ParsedDelivery(object_type=payload.get("object") if isinstance(payload.get("object"), str)
-                                else None)
+        object_type = payload.get("object") if isinstance(payload, dict) else None
+        parsed = ParsedDelivery(object_type=pg_safe(object_type) if isinstance(object_type, str) else None)
     headers = {name: value for name in KEPT_HEADERS if (value := request.headers.get(name)) is not None}
     delivery = IncomingDelivery(body=body, headers=headers, signature_state=signature_state, parsed=parsed,
                                 error=error)
     try:
         result = await request.app.state.ingest_writer.write(delivery)
-    except DatabaseUnavailable as exc:
-        return _error(503, "not_stored", f"event not stored, retry later: {str(exc).splitlines()[0][:200]}",
+    except DatabaseUnavailable:
+        # The cause is logged by the writer; callers are not told database details.
+        return _error(503, "not_stored", "event not stored (database unavailable); retry later",
                       headers={"Retry-After": "5"})
     return Response(orjson.dumps(result.as_response()), 200, media_type="application/json")
 

@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db.models import LeadAdSubmission, Message, RawWebhookEvent, SocialComment
 from serving.services import conversations
+from serving.services.channels.common import pg_safe
 from serving.services.identity import Identity, add_identity, identities_for_message, resolve_contact
+from serving.services.ingest.json_body import decode_json
+from serving.services.ingest.parser import parse_webhook
+from serving.services.ingest.store import IncomingDelivery, build_statement
+from serving.services.statuses import apply_recorded_status
 
 log = structlog.get_logger(__name__)
 
@@ -32,13 +37,15 @@ class ProcessSummary:
     skipped: bool = False
 
 
-async def process_raw_event(session: AsyncSession, raw_event_id: int) -> ProcessSummary:
+async def process_raw_event(session: AsyncSession, raw_event_id: int, renormalize: bool = False) -> ProcessSummary:
     summary = ProcessSummary(raw_event_id)
     event = await session.get(RawWebhookEvent, raw_event_id, with_for_update=True)
     if event is None or event.processing_status in ("processed", "no_action"):
         summary.skipped = True
         return summary
     now = datetime.now(UTC)
+    if renormalize:
+        await _renormalize(session, event)
     await _process_messages(session, raw_event_id, summary, now)
     await _process_comments(session, raw_event_id, summary, now)
     await _process_leads(session, raw_event_id, summary, now)
@@ -80,8 +87,27 @@ async def _process_messages(session: AsyncSession, raw_event_id: int, summary: P
             summary.conversations.add(conversation.id)
             if message.message_type == "system":
                 await _apply_system_message(session, message, contact)
+        await apply_recorded_status(session, message)
         message.processed_at = now
         summary.messages += 1
+
+
+async def _renormalize(session: AsyncSession, event: RawWebhookEvent) -> None:
+    """Recover a dead letter kept at ingest (its body could not be parsed or stored as parsed): parse the stored
+    body again with today's code and insert its normalized rows, in this job's transaction."""
+    if event.body is None:
+        return
+    payload = decode_json(event.body)
+    parsed = parse_webhook(payload)
+    delivery = IncomingDelivery(body=event.body, headers=event.headers or {}, signature_state=event.signature_state,
+                                parsed=parsed, sha256=event.body_sha256)
+    sql, params = build_statement([delivery], existing_raw=True)
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    await driver.execute(sql, params)
+    event.item_counts = parsed.counts()
+    event.unparsed = pg_safe(parsed.unparsed)
+    log.info("pipeline.event_renormalized", raw_event_id=event.id, **parsed.counts())
 
 
 async def _apply_system_message(session: AsyncSession, message: Message, contact) -> None:  # noqa: ANN001

@@ -48,19 +48,33 @@ def decoded_body(event: RawWebhookEvent) -> Any:
         return event.body.decode("utf-8", "replace")
 
 
+NORMALIZED_MODELS = (Message, MessageStatusEvent, SocialComment, PageFeedEvent, LeadAdSubmission)
+
+
+async def has_normalized_rows(session: AsyncSession, event_id: int) -> bool:
+    for model in NORMALIZED_MODELS:
+        found = await session.execute(select(model.id).where(model.raw_event_id == event_id).limit(1))
+        if found.first() is not None:
+            return True
+    return False
+
+
 async def requeue_raw_event(session: AsyncSession, event_id: int) -> int:
-    """Queue a fresh processing job for an event (a dead letter after its cause was fixed). Returns the job id."""
+    """Queue a fresh processing job for an event (a dead letter after its cause was fixed). Returns the job id.
+
+    A dead letter kept at ingest has no normalized rows yet: its job parses the stored body again first."""
     event = await get_raw_event(session, event_id)
+    renormalize = event.body is not None and not await has_normalized_rows(session, event_id)
     event.processing_status = "queued"
     event.attempts = 0
     job_id = (
         await session.execute(
             text(
                 "INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, args) "
-                "VALUES (:queue, :task, 0, jsonb_build_object('raw_event_id', CAST(:event_id AS bigint))) "
-                "RETURNING id"
+                "VALUES (:queue, :task, 0, jsonb_build_object('raw_event_id', CAST(:event_id AS bigint), "
+                "'renormalize', CAST(:renormalize AS boolean))) RETURNING id"
             ),
-            {"queue": INBOUND_QUEUE, "task": PROCESS_TASK, "event_id": event_id},
+            {"queue": INBOUND_QUEUE, "task": PROCESS_TASK, "event_id": event_id, "renormalize": renormalize},
         )
     ).scalar_one()
     await session.commit()

@@ -347,3 +347,33 @@ async def test_a_body_the_database_rejects_is_kept_as_a_dead_letter_without_hurt
     row = await fetch_one(db, "SELECT last_error FROM crm.raw_webhook_events WHERE processing_status = "
                               "'dead_letter'")
     assert "not-a-time" in row["last_error"] or "timestamp" in row["last_error"]
+
+
+async def test_a_redelivery_in_a_new_envelope_queues_nothing(clean_db: str, db: psycopg.AsyncConnection) -> None:
+    """Meta (or a proxy) may resend stored messages in a different body: the body is kept, nothing is queued."""
+    first = json.loads((Path(__file__).parents[1] / "fixtures/meta/wa_batched_entries.json").read_text())
+    async with api_client(make_settings(clean_db)) as client:
+        await post_signed(client, first)
+        before = await snapshot(db)
+        rewrapped = {"entry": first["entry"][:1], "object": "whatsapp_business_account"}  # keys reordered
+        response = await post_signed(client, rewrapped)
+    after = await snapshot(db)
+    assert response.json()["status"] == "stored" and response.json()["queued"] is False
+    assert after["procrastinate_jobs"] == before["procrastinate_jobs"]
+    assert after["messages"] == before["messages"]
+    assert after["raw_webhook_events"] == before["raw_webhook_events"] + 1
+    row = await fetch_one(db, "SELECT processing_status FROM crm.raw_webhook_events ORDER BY id DESC LIMIT 1")
+    assert row["processing_status"] == "no_action"
+
+
+async def test_lone_surrogates_and_long_integers_together_are_stored(
+    clean_db: str, db: psycopg.AsyncConnection
+) -> None:
+    body = (b'{"object": "instagram", "entry": [{"id": "17841", "time": 1700000000000, "messaging": [{"sender": '
+            b'{"id": "555"}, "recipient": {"id": "17841"}, "timestamp": 1700000000000, "message": {"mid": "aWdf-s", '
+            b'"text": "cortado \\ud83d", "n": 123456789012345678901234}}]}]}')
+    async with api_client(make_settings(clean_db)) as client:
+        response = await post_signed(client, body)
+    assert response.status_code == 200 and response.json()["stored"] == {"messages": 1}
+    row = await fetch_one(db, "SELECT text FROM crm.messages")
+    assert row["text"] == "cortado \ufffd"

@@ -112,7 +112,7 @@ async def test_failures_are_retried_then_dead_lettered_with_the_error(
     calls = {"n": 0}
     real = pipeline.process_raw_event
 
-    async def broken(session, raw_event_id):  # noqa: ANN001
+    async def broken(session, raw_event_id, renormalize=False):  # noqa: ANN001
         calls["n"] += 1
         raise RuntimeError("enrichment service exploded")
 
@@ -124,7 +124,7 @@ async def test_failures_are_retried_then_dead_lettered_with_the_error(
     event = await fetch_one(db, "SELECT * FROM crm.raw_webhook_events WHERE id = %s", stored["event_id"])
     assert event["processing_status"] == "dead_letter"
     assert event["attempts"] == 3 and "enrichment service exploded" in event["last_error"]
-    job = await fetch_one(db, "SELECT status FROM crm.procrastinate_jobs")
+    job = await fetch_one(db, "SELECT status FROM crm.procrastinate_jobs WHERE task_name = %s", PROCESS_TASK)
     assert job["status"] == "failed"
     assert await count(db, "messages", "processed_at IS NULL") == 1, "the message is kept, unprocessed"
 
@@ -157,11 +157,11 @@ async def test_a_transient_failure_recovers_on_retry(
     real = pipeline.process_raw_event
     calls = {"n": 0}
 
-    async def flaky(session, raw_event_id):  # noqa: ANN001
+    async def flaky(session, raw_event_id, renormalize=False):  # noqa: ANN001
         calls["n"] += 1
         if calls["n"] == 1:
             raise ConnectionError("blip")
-        return await real(session, raw_event_id)
+        return await real(session, raw_event_id, renormalize)
 
     monkeypatch.setattr(pipeline, "process_raw_event", flaky)
     [stored] = await deliver(clean_db, ig_text("aWdf-flaky", "556", "hola"))
@@ -202,3 +202,74 @@ async def test_comments_become_contacts_but_the_page_itself_does_not(
     assert await count(db, "social_comments", "processed_at IS NOT NULL") == 2
 
 
+
+
+async def test_a_status_that_arrives_before_its_message_is_applied_when_the_message_is_processed(
+    clean_db: str, db: psycopg.AsyncConnection
+) -> None:
+    def receipt(state: str, ts: int) -> dict:
+        return {"object": "page", "entry": [{"id": "PAGE1", "time": ts, "messaging": [
+            {"sender": {"id": "USER1"}, "recipient": {"id": "PAGE1"}, "timestamp": ts,
+             "read" if state == "read" else "delivery": {"mids": ["m_ECHO1"]} if state != "read" else
+             {"mid": "m_ECHO1"}}]}]}
+
+    echo = {"object": "page", "entry": [{"id": "PAGE1", "time": 1700000000000, "messaging": [
+        {"sender": {"id": "PAGE1"}, "recipient": {"id": "USER1"}, "timestamp": 1700000000000,
+         "message": {"mid": "m_ECHO1", "text": "Hola! te atiende Carla", "is_echo": True}}]}]}
+    unsend_first = {"object": "instagram", "entry": [{"id": "IG1", "time": 1700000000000, "messaging": [
+        {"sender": {"id": "IGUSER"}, "recipient": {"id": "IG1"}, "timestamp": 1700000005000,
+         "message": {"mid": "aWdf-withdrawn", "is_deleted": True}}]}]}
+    withdrawn = ig_text("aWdf-withdrawn", "IGUSER", "ups, mensaje equivocado", ts=1700000000000)
+    withdrawn["entry"][0]["id"] = withdrawn["entry"][0]["messaging"][0]["recipient"]["id"] = "IG1"
+    await deliver(clean_db, receipt("read", 1700000009000), unsend_first)
+    await deliver(clean_db, receipt("delivered", 1700000008000), echo, withdrawn)
+    await drain(clean_db)
+    row = await fetch_one(db, "SELECT status, direction FROM crm.messages WHERE external_id = 'm_ECHO1'")
+    assert row == {"status": "read", "direction": "outbound"}
+    gone = await fetch_one(db, "SELECT status, deleted_at FROM crm.messages WHERE external_id = 'aWdf-withdrawn'")
+    assert gone["status"] == "deleted" and gone["deleted_at"] is not None
+
+
+async def test_an_ingest_dead_letter_is_recovered_by_retry(
+    clean_db: str, db: psycopg.AsyncConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm.security.api_keys import generate_key, hash_key
+    from serving.routes import webhooks
+
+    def broken_parser(body: object) -> None:
+        raise KeyError("parser bug")
+
+    monkeypatch.setattr(webhooks, "parse_webhook", broken_parser)
+    [stored] = await deliver(clean_db, wa_text("wamid.LOST?", "hola, quiero 2 iphone"))
+    assert stored["dead_letter"] is True
+    monkeypatch.undo()  # the bug is fixed and deployed
+
+    key = generate_key()
+    await db.execute("INSERT INTO crm.api_keys (name, scope, prefix, key_hash) VALUES ('ops', 'admin', 'x', %s)",
+                     (hash_key(key),))
+    async with api_client(make_settings(clean_db)) as client:
+        retried = await client.post(f"/api/v1/events/{stored['event_id']}/retry",
+                                    headers={"Authorization": f"Bearer {key}"})
+    assert retried.status_code == 200
+    await drain(clean_db)
+    message = await fetch_one(db, "SELECT text, contact_id, conversation_id FROM crm.messages")
+    assert message["text"] == "hola, quiero 2 iphone" and message["contact_id"] and message["conversation_id"]
+    event = await fetch_one(db, "SELECT processing_status, item_counts FROM crm.raw_webhook_events")
+    assert event["processing_status"] == "processed" and event["item_counts"]["messages"] == 1
+
+
+async def test_a_job_orphaned_by_a_dead_worker_is_requeued_and_its_customer_unblocked(
+    clean_db: str, db: psycopg.AsyncConnection
+) -> None:
+    [first, second] = await deliver(clean_db, ig_text("aWdf-o1", "777", "hola"),
+                                    ig_text("aWdf-o2", "777", "sigo aqui?", ts=1700000009000))
+    # A worker took the first job, then died without a trace (kill -9): the job stays `doing`, and the second
+    # job, which shares the customer's lock, cannot start.
+    await db.execute("INSERT INTO crm.procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour')")
+    await db.execute("UPDATE crm.procrastinate_jobs SET status = 'doing', worker_id = (SELECT max(id) FROM "
+                     "crm.procrastinate_workers) WHERE args->>'raw_event_id' = %s", (str(first["event_id"]),))
+    async with worker_module.worker_resources(clean_db) as worker_app:
+        assert await worker_module.retry_stalled_jobs(worker_app) == 1
+    await drain(clean_db)
+    assert await count(db, "raw_webhook_events", "processing_status = 'processed'") == 2
+    assert second["event_id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ def as_id(value: Any) -> str | None:
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return strip_nul(str(value))
+    return pg_safe(str(value))
 
 
 def as_time(value: Any) -> datetime | None:
@@ -69,14 +70,22 @@ def as_list(value: Any) -> list[Any]:
     return []
 
 
-def strip_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold U+0000; drop it everywhere before storing."""
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def pg_safe(value: Any) -> Any:
+    """What PostgreSQL and UTF-8 can hold: U+0000 dropped, lone surrogates (a truncated emoji's `\\ud83d`)
+    replaced by U+FFFD. Applied to every string before it is stored."""
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if not value.isascii() and _LONE_SURROGATE.search(value):
+            value = _LONE_SURROGATE.sub("\ufffd", value)
+        return value
     if isinstance(value, dict):
-        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+        return {pg_safe(k): pg_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [strip_nul(v) for v in value]
+        return [pg_safe(v) for v in value]
     return value
 
 
@@ -85,7 +94,7 @@ def text_or_none(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         value = str(value)
-    return strip_nul(value)
+    return pg_safe(value)
 
 
 def fingerprint(*parts: Any) -> str:

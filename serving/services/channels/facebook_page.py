@@ -9,7 +9,7 @@ from serving.services.channels.common import (
     as_id,
     as_time,
     fingerprint,
-    strip_nul,
+    pg_safe,
     text_or_none,
 )
 from serving.services.ingest.events import CommentEvent, FeedEvent, LeadgenEvent, ParsedDelivery
@@ -37,7 +37,7 @@ def _comment(value: dict[str, Any], account: str, entry_time: Any) -> CommentEve
     # Edits repeat the same comment id with new text: their time tells them apart.
     suffix = f":{value.get('created_time') or entry_time}" if verb == "edited" else ""
     author = as_dict(value.get("from"))
-    payload = {k: strip_nul(value[k]) for k in ("photo", "video", "is_hidden", "reaction_type") if k in value}
+    payload = {k: pg_safe(value[k]) for k in ("photo", "video", "is_hidden", "reaction_type") if k in value}
     return CommentEvent(
         channel="facebook",
         dedup_key=f"{comment_id}:{verb}{suffix}" if comment_id else f"synthetic:{fingerprint(value)}",
@@ -73,7 +73,7 @@ def _feed(value: dict[str, Any], account: str, entry_time: Any) -> FeedEvent:
         reaction_type=text_or_none(value.get("reaction_type")),
         text=text_or_none(value.get("message")),
         occurred_at=as_time(value.get("created_time")) or as_time(entry_time),
-        payload=strip_nul(value),
+        payload=pg_safe(value),
     )
 
 
@@ -87,5 +87,5 @@ def _lead(value: dict[str, Any], account: str) -> LeadgenEvent:
         ad_id=as_id(value.get("ad_id")),
         adgroup_id=as_id(value.get("adgroup_id")),
         created_time=as_time(value.get("created_time")),
-        payload=strip_nul(value),
+        payload=pg_safe(value),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from serving.services.channels.common import as_dict, as_id, as_time, strip_nul, text_or_none
+from serving.services.channels.common import as_dict, as_id, as_time, pg_safe, text_or_none
 from serving.services.channels.messenger import parse_messaging
 from serving.services.ingest.events import CommentEvent, ParsedDelivery
 
@@ -32,7 +32,7 @@ def _comment(value: dict[str, Any], account: str, entry_time: Any, live: bool) -
     media = as_dict(value.get("media"))
     payload: dict[str, Any] = {}
     if media:
-        payload["media"] = strip_nul(media)
+        payload["media"] = pg_safe(media)
     if live:
         payload["live"] = True
     return CommentEvent(

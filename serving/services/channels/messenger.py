@@ -11,7 +11,7 @@ from serving.services.channels.common import (
     as_list,
     as_time,
     fingerprint,
-    strip_nul,
+    pg_safe,
     text_or_none,
 )
 from serving.services.ingest.events import MessageEvent, ParsedDelivery, StatusEvent
@@ -93,7 +93,7 @@ def _message(channel: str, message: dict[str, Any], sender: str, recipient: str,
     event.media = [_attachment(a) for a in attachments]
     payload: dict[str, Any] = {}
     if quick := message.get("quick_reply"):
-        payload["quick_reply"] = strip_nul(quick)
+        payload["quick_reply"] = pg_safe(quick)
     if standby:
         payload["standby"] = True
     if message.get("app_id"):
@@ -103,10 +103,10 @@ def _message(channel: str, message: dict[str, Any], sender: str, recipient: str,
     event.payload = payload
     reply_to = as_dict(message.get("reply_to"))
     if reply_to:
-        event.context = strip_nul(reply_to)
+        event.context = pg_safe(reply_to)
         event.reply_to_external_id = as_id(reply_to.get("mid"))
     if referral := message.get("referral"):
-        event.referral = strip_nul(as_dict(referral))
+        event.referral = pg_safe(as_dict(referral))
     return event
 
 
@@ -122,7 +122,7 @@ def _attachment(attachment: dict[str, Any]) -> dict[str, Any]:
     media = {key: value for key, value in media.items() if value is not None}
     extra = {k: v for k, v in payload.items() if k not in ("url", "title", "reel_video_id", "id", "sticker_id")}
     if extra:
-        media["payload"] = strip_nul(extra)
+        media["payload"] = pg_safe(extra)
     return media
 
 
@@ -132,9 +132,9 @@ def _postback(channel: str, postback: dict[str, Any], sender: str, recipient: st
     key = mid or f"postback:{fingerprint(sender, recipient, timestamp, postback)}"
     event = _base(channel, key, mid, "postback", sender, recipient, timestamp)
     event.text = text_or_none(postback.get("title"))
-    event.payload = {"postback": strip_nul(postback)}
+    event.payload = {"postback": pg_safe(postback)}
     if referral := postback.get("referral"):
-        event.referral = strip_nul(as_dict(referral))
+        event.referral = pg_safe(as_dict(referral))
     return event
 
 
@@ -146,7 +146,7 @@ def _reaction(channel: str, reaction: dict[str, Any], sender: str, recipient: st
     event = _base(channel, key, None, "reaction", sender, recipient, timestamp)
     event.reply_to_external_id = target
     event.text = text_or_none(reaction.get("emoji")) if action == "react" else None
-    event.payload = {"reaction": strip_nul(reaction)}
+    event.payload = {"reaction": pg_safe(reaction)}
     return event
 
 
@@ -156,9 +156,9 @@ def _other(channel: str, kind: str, body: dict[str, Any], sender: str, recipient
     key = f"{kind}:{fingerprint(mid, sender, recipient, timestamp, body)}"
     event = _base(channel, key, None, kind, sender, recipient, timestamp)
     if kind == "referral":
-        event.referral = strip_nul(body)
+        event.referral = pg_safe(body)
     else:
-        event.payload = {kind: strip_nul(body)}
+        event.payload = {kind: pg_safe(body)}
         event.reply_to_external_id = mid
         event.text = text_or_none(body.get("text"))
     return event

@@ -10,7 +10,7 @@ from serving.services.channels.common import (
     as_list,
     as_time,
     fingerprint,
-    strip_nul,
+    pg_safe,
     text_or_none,
 )
 from serving.services.ingest.events import MessageEvent, ParsedDelivery, StatusEvent
@@ -37,7 +37,7 @@ def parse_change(change: dict[str, Any], delivery: ParsedDelivery, where: str) -
             delivery.statuses.append(_status(status, account))
     if value.get("errors"):
         # Errors at the value level concern the whole number (throttling, expired tokens...): kept, not lost.
-        delivery.unparsed.append({"at": where, "field": "errors", "errors": strip_nul(value["errors"])})
+        delivery.unparsed.append({"at": where, "field": "errors", "errors": pg_safe(value["errors"])})
 
 
 def _profiles_by_wa_id(value: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -72,14 +72,14 @@ def _message(message: dict[str, Any], account: str, profiles: dict[str, dict[str
         account_external_id=account,
         sender_profile=profile,
         sent_at=as_time(message.get("timestamp")),
-        errors=strip_nul(message["errors"]) if message.get("errors") else None,
+        errors=pg_safe(message["errors"]) if message.get("errors") else None,
     )
     context = as_dict(message.get("context"))
     if context:
-        event.context = strip_nul(context)
+        event.context = pg_safe(context)
         event.reply_to_external_id = as_id(context.get("id"))
     if referral := message.get("referral"):
-        event.referral = strip_nul(as_dict(referral))
+        event.referral = pg_safe(as_dict(referral))
     _fill_content(event, kind, message)
     return event
 
@@ -92,17 +92,17 @@ def _fill_content(event: MessageEvent, kind: str, message: dict[str, Any]) -> No
         event.media = [_media(kind, body)]
         event.text = text_or_none(body.get("caption"))
     elif kind == "location":
-        event.payload = {"location": strip_nul(body)}
+        event.payload = {"location": pg_safe(body)}
         event.text = text_or_none(body.get("name") or body.get("address"))
     elif kind == "contacts":
-        event.payload = {"contacts": strip_nul(as_list(message.get("contacts")))}
+        event.payload = {"contacts": pg_safe(as_list(message.get("contacts")))}
     elif kind == "interactive":
         reply_type = text_or_none(body.get("type")) or "unknown"
         reply = as_dict(body.get(reply_type))
-        event.payload = {"interactive": {"type": reply_type, **strip_nul(reply)}}
+        event.payload = {"interactive": {"type": reply_type, **pg_safe(reply)}}
         event.text = text_or_none(reply.get("title") or reply.get("body"))
     elif kind == "button":
-        event.payload = {"button": strip_nul(body)}
+        event.payload = {"button": pg_safe(body)}
         event.text = text_or_none(body.get("text"))
     elif kind == "reaction":
         event.reply_to_external_id = as_id(body.get("message_id"))
@@ -110,13 +110,13 @@ def _fill_content(event: MessageEvent, kind: str, message: dict[str, Any]) -> No
         event.text = emoji or None
         event.payload = {"reaction": {"emoji": emoji or "", "action": "react" if emoji else "unreact"}}
     elif kind == "order":
-        event.payload = {"order": strip_nul(body)}
+        event.payload = {"order": pg_safe(body)}
         event.text = text_or_none(body.get("text"))
     elif kind == "system":
-        event.payload = {"system": strip_nul(body)}
+        event.payload = {"system": pg_safe(body)}
         event.text = text_or_none(body.get("body"))
     elif body:
-        event.payload = {kind: strip_nul(body)}
+        event.payload = {kind: pg_safe(body)}
 
 
 def _media(kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def _status(status: dict[str, Any], account: str) -> StatusEvent:
     message_id = as_id(status.get("id"))
     state = (text_or_none(status.get("status")) or "unknown").lower()
     details = {
-        key: strip_nul(status[key])
+        key: pg_safe(status[key])
         for key in ("conversation", "pricing", "biz_opaque_callback_data", "recipient_user_id", "type")
         if key in status
     }
@@ -149,6 +149,6 @@ def _status(status: dict[str, Any], account: str) -> StatusEvent:
         occurred_at=as_time(status.get("timestamp")),
         account_external_id=account,
         counterpart_external_id=as_id(status.get("recipient_id")) or as_id(status.get("recipient_user_id")),
-        errors=strip_nul(status["errors"]) if status.get("errors") else None,
+        errors=pg_safe(status["errors"]) if status.get("errors") else None,
         details=details,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from psycopg import AsyncConnection
 
-from serving.services.channels.common import strip_nul
+from serving.services.channels.common import pg_safe
 from serving.services.ingest.events import ParsedDelivery
 
 INBOUND_QUEUE = "inbound"
@@ -128,7 +128,7 @@ def _document(delivery: IncomingDelivery) -> dict[str, Any]:
         "headers": delivery.headers,
         "signature_state": delivery.signature_state,
         "item_counts": parsed.counts(),
-        "unparsed": strip_nul(parsed.unparsed),
+        "unparsed": pg_safe(parsed.unparsed),
         "processing_status": status,
         "last_error": delivery.error,
         "lock": delivery.job_lock,
@@ -161,11 +161,22 @@ def _recordset(kind: str, columns: Sequence[Column]) -> str:
     return f"jsonb_to_recordset(b.d->'{kind}') AS t({definition})"
 
 
-_RAW_CTES = """batch AS (SELECT value AS d FROM jsonb_array_elements(%(batch)s::jsonb)),
+# A body whose processable items (messages, comments, lead ads) were all stored before is a redelivery in a new
+# envelope: it is kept (it is what Meta sent) but queues no job.
+_ALREADY_STORED = " AND ".join(
+    f"""NOT EXISTS (SELECT 1 FROM jsonb_to_recordset(d->'{kind}') AS k(channel text, dedup_key text)
+                   WHERE NOT EXISTS (SELECT 1 FROM crm.{table} x
+                                     WHERE x.channel = k.channel AND x.dedup_key = k.dedup_key))"""
+    for kind, table in (("messages", "messages"), ("comments", "social_comments"), ("leads", "lead_ad_submissions"))
+)
+
+_RAW_CTES = f"""batch AS (SELECT value AS d FROM jsonb_array_elements(%(batch)s::jsonb)),
 raw_in AS (
     SELECT decode(d->>'sha', 'hex') AS sha, convert_to(d->>'body', 'UTF8') AS body,
            d->>'object_type' AS object_type, d->'headers' AS headers, d->>'signature_state' AS signature_state,
-           d->'item_counts' AS item_counts, d->'unparsed' AS unparsed, d->>'processing_status' AS processing_status,
+           d->'item_counts' AS item_counts, d->'unparsed' AS unparsed,
+           CASE WHEN d->>'processing_status' = 'queued' AND {_ALREADY_STORED} THEN 'no_action'
+                ELSE d->>'processing_status' END AS processing_status,
            d->>'last_error' AS last_error, d->>'lock' AS lock
     FROM batch),
 ins_raw AS (
@@ -174,16 +185,25 @@ ins_raw AS (
     SELECT sha, body, object_type, headers, signature_state, item_counts, unparsed, processing_status,
            last_error, CASE WHEN processing_status = 'no_action' THEN now() END
     FROM raw_in
+    ORDER BY sha
     ON CONFLICT (body_sha256) DO NOTHING
     RETURNING id, body_sha256, processing_status)"""
 
 
-def build_statement(deliveries: Sequence[IncomingDelivery]) -> tuple[str, dict[str, Any]]:
+_EXISTING_RAW_CTES = """batch AS (SELECT value AS d FROM jsonb_array_elements(%(batch)s::jsonb)),
+ins_raw AS (
+    SELECT id, body_sha256, 'renormalized'::text AS processing_status FROM crm.raw_webhook_events
+    WHERE body_sha256 IN (SELECT decode(d->>'sha', 'hex') FROM batch))"""
+
+
+def build_statement(deliveries: Sequence[IncomingDelivery],
+                    existing_raw: bool = False) -> tuple[str, dict[str, Any]]:
     """SQL + parameters for a batch with unique bodies. Only the tables the batch touches appear, so the few
-    statement shapes that occur are prepared once per connection."""
+    statement shapes that occur are prepared once per connection. With `existing_raw`, the raw rows are already
+    stored (a dead letter being recovered): only the normalized rows are inserted, and no job is queued."""
     documents = [_document(d) for d in deliveries]
     params: dict[str, Any] = {"batch": _dumps(documents)}
-    ctes = [_RAW_CTES]
+    ctes = [_EXISTING_RAW_CTES if existing_raw else _RAW_CTES]
     selects = ["SELECT 'raw' AS kind, id, body_sha256 AS sha, processing_status AS note FROM ins_raw"]
     present = {kind for document in documents for kind in document}
     for spec in TABLES:
@@ -208,7 +228,8 @@ def build_statement(deliveries: Sequence[IncomingDelivery]) -> tuple[str, dict[s
                 for delivery in deliveries for status in delivery.parsed.statuses
             )
             ctes.extend(_status_updates(spec.columns, has_watermark))
-    ctes.append(f"""ins_jobs AS (
+    if not existing_raw:
+        ctes.append(f"""ins_jobs AS (
         INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args)
         SELECT '{INBOUND_QUEUE}', '{PROCESS_TASK}', 0, t.lock, jsonb_build_object('raw_event_id', r.id)
         FROM ins_raw r JOIN raw_in t ON t.sha = r.body_sha256
@@ -251,7 +272,7 @@ async def store_batch(conn: AsyncConnection, deliveries: Sequence[IncomingDelive
     unique: dict[bytes, IncomingDelivery] = {}
     for delivery in deliveries:
         unique.setdefault(delivery.sha256, delivery)
-    sql, params = build_statement(list(unique.values()))
+    sql, params = build_statement([unique[sha] for sha in sorted(unique)])
     cursor = await conn.execute(sql, params)
     rows = await cursor.fetchall()
 
