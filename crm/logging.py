@@ -77,5 +77,9 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn installs its own handlers (and stops propagation): route them through the masking renderer too.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers[:] = [handler]
+        uvicorn_logger.propagate = False
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

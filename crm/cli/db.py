@@ -23,9 +23,28 @@ def ensure_database() -> str:
     except LocalPostgresError as exc:
         console.print(f"[red]database:[/red] {exc}")
         raise typer.Exit(1) from exc
+    _ensure_platform_databases(url)
     upgrade(url)
     os.environ["DATABASE_URL"] = url
     return url
+
+
+def _ensure_platform_databases(url: str) -> None:
+    """Dagster's run storage and MLflow's tracking store live in databases of their own on the same server."""
+    from crm.db.local_pg import EXTRA_DATABASES, ensure_databases
+    from crm.db.urls import with_database
+
+    try:
+        ensure_databases(with_database(url, "postgres"), EXTRA_DATABASES)
+    except Exception as exc:  # noqa: BLE001 - a managed server may not let us create databases: say so, go on
+        console.print(f"[yellow]could not create the {', '.join(EXTRA_DATABASES)} databases ({exc}); "
+                      "create them by hand for Dagster and MLflow[/yellow]")
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @app.command()
@@ -34,7 +53,7 @@ def up() -> None:
     url = ensure_database()
     from crm.db.migrate import current_revision
 
-    console.print(f"database ready at {url} (schema revision {current_revision(url)})")
+    console.print(f"database ready at {_masked(url)} (schema revision {current_revision(url)})")
 
 
 @app.command()
@@ -56,7 +75,7 @@ def status() -> None:
     from crm.db.runtime import embedded_cluster
 
     if url := os.environ.get("DATABASE_URL"):
-        console.print(f"external database: {url}")
+        console.print(f"external database: {_masked(url)}")
     else:
         cluster = embedded_cluster()
         running = cluster.is_running()

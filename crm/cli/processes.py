@@ -18,6 +18,9 @@ from crm.settings import PROJECT_ROOT
 RUN_DIR = Path(os.environ.get("CRM_RUN_DIR") or PROJECT_ROOT / ".run")
 
 
+_CHILDREN: dict[str, subprocess.Popen[bytes]] = {}
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -31,18 +34,21 @@ class Service:
         return RUN_DIR / f"{self.name}.log"
 
     def pid(self) -> int | None:
+        """The recorded pid, if that process is still ours (after a reboot the number may be someone else's)."""
         try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+            recorded = self.pid_file.read_text().split()
+            pid, marker = int(recorded[0]), recorded[1] if len(recorded) > 1 else ""
+        except (FileNotFoundError, ValueError, IndexError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            self.pid_file.unlink(missing_ok=True)
-            return None
-        except PermissionError:
-            pass
-        return pid
+        child = _CHILDREN.get(self.name)
+        if child is not None and child.pid == pid:
+            # Started by this process: between fork and exec its cmdline is still ours, so ask Popen instead.
+            if child.poll() is None:
+                return pid
+        elif _alive(pid) and (not marker or marker in _cmdline(pid)):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -62,7 +68,9 @@ class Service:
                 env={**os.environ, **env},
                 start_new_session=True,
             )
-        self.pid_file.write_text(str(process.pid))
+        # The pid plus a word of its command line, so a recycled pid is never mistaken for ours.
+        self.pid_file.write_text(f"{process.pid} {_marker(args)}\n")
+        _CHILDREN[self.name] = process
         return process.pid
 
     def stop(self, timeout_s: float = 15.0) -> bool:
@@ -79,6 +87,18 @@ class Service:
             _signal_group(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def _marker(args: list[str]) -> str:
+    """The module the service runs (`serving.main:app`, `crm.cli.main`, ...): present in its /proc cmdline."""
+    return next((arg for arg in args if "." in arg and not arg.startswith("-")), args[-1])
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _alive(pid: int) -> bool:

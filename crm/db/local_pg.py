@@ -11,7 +11,9 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import pwd
 import shutil
+import stat
 import socket
 import subprocess
 import tempfile
@@ -157,12 +159,18 @@ class LocalCluster:
         self.base.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if _is_root():
-            # Hand the server user only the folders this project created for it.
+            # Hand the server user only the folders this project created for it, and only real folders owned by
+            # root or that user: in a shared temp folder another user could have planted a link or a folder.
             owned = [self.base, self.socket_dir]
             if self.base.parent.name.startswith("autonomous-crm-"):
                 owned.insert(0, self.base.parent)
+            server_uid = pwd.getpwnam(SERVER_USER).pw_uid
             for folder in owned:
-                shutil.chown(folder, SERVER_USER, SERVER_USER)
+                info = os.lstat(folder)
+                if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (0, server_uid):
+                    raise LocalPostgresError(f"{folder} is not a folder owned by root or {SERVER_USER}; "
+                                             "remove it or set CRM_PG_DIR elsewhere")
+                os.chown(folder, server_uid, server_uid, follow_symlinks=False)
                 folder.chmod(0o700)
 
     def _choose_port(self) -> int:

@@ -108,6 +108,12 @@ def run_demo(customers: int, seed: int) -> None:
     with console.status("waiting for the worker to process the queue..."):
         stats = asyncio.run(wait_for_worker())
     _print_summary(stream, result, stats)
+    rejected = result.sent - result.stored - result.duplicates
+    dead = stats["raw_events_by_status"].get("dead_letter", 0)
+    if rejected or stats.get("waiting") or dead:
+        console.print(f"[red]demo incomplete: {rejected} deliveries rejected, {stats.get('waiting', 0)} waiting, "
+                      f"{dead} dead letters[/red]")
+        raise SystemExit(1)
 
 
 def _print_summary(stream: Stream, result: ReplayResult, stats: dict) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.db.models import Contact, ContactIdentity, Message
 
 IDENTITY_KIND = {"messenger": "psid", "instagram": "igsid"}
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ async def resolve_contact(
         )
         session.add(contact)
         await session.flush()
+        log.info("identity.contact_created", contact_id=contact.id,
+                 identities=[f"{i.channel}:{i.kind}:{i.external_id}" for i in identities])
     known = {(i.channel, i.kind, i.external_id) for i in existing}
     for identity in identities:
         if (identity.channel, identity.kind, identity.external_id) not in known:

@@ -34,8 +34,9 @@ def _comment(value: dict[str, Any], account: str, entry_time: Any) -> CommentEve
     comment_id = as_id(value.get("comment_id"))
     verb = text_or_none(value.get("verb")) or "add"
     created = as_time(value.get("created_time")) or as_time(entry_time)
-    # Edits repeat the same comment id with new text: their time tells them apart.
-    suffix = f":{value.get('created_time') or entry_time}" if verb == "edited" else ""
+    # `add` and `remove` happen once per comment; edits and hide/unhide toggles repeat: their time (and, for an
+    # edit, the text) tells them apart. A redelivery repeats both, so it still collides as it should.
+    suffix = "" if verb in ("add", "remove") else f":{fingerprint(entry_time, value)}"
     author = as_dict(value.get("from"))
     payload = {k: pg_safe(value[k]) for k in ("photo", "video", "is_hidden", "reaction_type") if k in value}
     return CommentEvent(
@@ -60,8 +61,8 @@ def _feed(value: dict[str, Any], account: str, entry_time: Any) -> FeedEvent:
     verb = text_or_none(value.get("verb"))
     author = as_dict(value.get("from"))
     post_id = as_id(value.get("post_id"))
-    stamp = value.get("created_time") or entry_time
-    key = f"{item}:{fingerprint(post_id, verb, author.get('id'), value.get('reaction_type'), stamp)}"
+    # No id of its own: the whole change plus the entry's time (identical in a redelivery, different otherwise).
+    key = f"{item}:{fingerprint(entry_time, value)}"
     return FeedEvent(
         dedup_key=key,
         item=item,

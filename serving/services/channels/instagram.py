@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from serving.services.channels.common import as_dict, as_id, as_time, pg_safe, text_or_none
+from serving.services.channels.common import as_dict, as_id, as_time, fingerprint, pg_safe, text_or_none
 from serving.services.channels.messenger import parse_messaging
 from serving.services.ingest.events import CommentEvent, ParsedDelivery
 
@@ -37,7 +37,7 @@ def _comment(value: dict[str, Any], account: str, entry_time: Any, live: bool) -
         payload["live"] = True
     return CommentEvent(
         channel=CHANNEL,
-        dedup_key=f"{comment_id}:add",
+        dedup_key=f"{comment_id}:add" if comment_id else f"synthetic:{fingerprint(account, entry_time, value)}",
         kind="comment",
         verb="add",
         external_id=comment_id,

@@ -172,8 +172,10 @@ def _status(channel: str, state: str, body: dict[str, Any], sender: str, recipie
     watermark = as_time(body.get("watermark"))
     if mid:
         key = f"{mid}:{state}"
-    else:
+    elif watermark is not None:
         key = f"watermark:{sender}:{body.get('watermark')}:{state}"
+    else:
+        key = f"synthetic:{fingerprint(sender, recipient, state, timestamp, body)}"
     return StatusEvent(
         channel=channel,
         dedup_key=key,

@@ -10,6 +10,7 @@ from serving.services.channels.messenger import parse_messaging
 from serving.services.ingest.events import ParsedDelivery
 
 OBJECT_CHANNEL = {"page": "messenger", "instagram": "instagram"}
+_WRAPPED_MESSAGING = ("messages", "messaging_postbacks", "message_reactions", "messaging_seen")
 
 
 class InvalidPayload(ValueError):
@@ -83,6 +84,8 @@ def _guess_object(entries: list[Any]) -> str | None:
                 return "whatsapp_business_account"
             if change.get("field") in ("comments", "mentions", "live_comments"):
                 return "instagram"
+            if change.get("field") in _WRAPPED_MESSAGING and "sender" in value and "recipient" in value:
+                return "instagram"  # the Test button / Instagram-login apps wrap messaging in `changes`
             if change.get("field") in ("feed", "leadgen"):
                 return "page"
         for key in ("messaging", "standby"):

@@ -2,7 +2,9 @@
 
 procrastinate ships its schema as SQL with unqualified names; it is applied with search_path set to `crm`,
 and every connection the project opens uses search_path=crm,public (crm.db.engine.CONNECTION_OPTIONS).
-A later procrastinate upgrade adds its own migration files from procrastinate/sql/migrations the same way.
+The SQL is frozen beside this file (procrastinate 3.10.0's schema.sql), so this revision creates the same thing
+whatever version is installed; a procrastinate upgrade adds a revision applying its own migration files from
+procrastinate/sql/migrations the same way.
 
 Revision ID: 0002
 Revises: 0001
@@ -13,8 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pathlib import Path
+
 from alembic import op
-from procrastinate.schema import SchemaManager
+
+SCHEMA_SQL = Path(__file__).with_name("0002_procrastinate_3_10_schema.sql")
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -24,7 +29,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute("SET LOCAL search_path TO crm")
-    op.execute(SchemaManager.get_schema())
+    op.execute(SCHEMA_SQL.read_text())
     op.execute("SET LOCAL search_path TO crm, public")
 
 
