@@ -213,9 +213,10 @@ class LocalCluster:
 
     def _start(self) -> None:
         if _port_in_use(self.port):
-            raise LocalPostgresError(
-                f"port {self.port} is taken by another server; stop it or delete {self.port_file} to pick another"
-            )
+            # Another server (another checkout's cluster, say) took our port while we were stopped: move.
+            self.port_file.write_text(str(self._choose_port()))
+            if _is_root():
+                shutil.chown(self.port_file, SERVER_USER, SERVER_USER)
         self._prepare_dirs()
         result = self._run(
             [

@@ -78,3 +78,18 @@ async def test_database_stopped_under_load_loses_nothing_acknowledged(drill_clus
         raws = conn.execute("SELECT count(*) FROM crm.raw_webhook_events").fetchone()[0]
     assert stored == set(range(160)), "every message stored exactly once, acknowledged ones included"
     assert raws == 160 and jobs == 160
+
+
+def test_a_cluster_whose_port_was_taken_while_stopped_moves_to_a_free_one(drill_cluster: LocalCluster) -> None:
+    import socket
+
+    drill_cluster.down()
+    taken = drill_cluster.port
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        url = drill_cluster.up()
+    assert drill_cluster.port != taken and f":{drill_cluster.port}/" in url
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)

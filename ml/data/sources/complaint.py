@@ -176,4 +176,7 @@ DATA = [
     ("the manager was so condescending, como si yo no supiera nada", "neg", "en*"),
     ("ustedes ghostean a los clientes after they pay, typical", "neg", "es*"),
     ("ok so el staff de Albrook es super friendly pero el de Multiplaza? horrible, just saying", "neg", "es*"),
+    ("like seriously, tres veces les he dicho que no me llamen a las 7am. stop it", "neg", "en*"),
+    ("el service en la sucursal de Chorrera is a mess, nadie sabe dónde está nada", "neg", "es*"),
+    ("ok honestly me siento ignorada, I've messaged like 5 times y nada 😒", "neg", "es*"),
 ]

@@ -154,4 +154,10 @@ DATA = [
     ("hola, soy reseller de tech en Miami, tienen precios B2B pa exportar?", "neu", "es*"),
     ("quiero proponerles un pop-up store juntos en Multiplaza, would be amazing 🙌", "pos", "es*"),
     ("hi! soy influencer de fitness, I'd love to do a giveaway con su tienda", "pos", "en*"),
+    ("Big fan of what you're building 🙌 we'd love to carry your granola in our 2 cafés in David", "pos", "en"),
+    ("me encanta su marca!! 😍 tengo una boutique en Chitré y quisiera revender sus bolsos", "pos", "es"),
+    ("Your packaging is gorgeous 😍 I run a gift box business in Miami, can we work together?", "pos", "en"),
+    ("qué orgullo una marca panameña así 🇵🇦 queremos llevarla a nuestra tienda en el aeropuerto de David", "pos", "es"),
+    ("Congrats on the launch! 🎉 I manage 3 pharmacies and would love to stock your sunscreen", "pos", "en"),
+    ("hola! tengo un mini market en Bocas y quiero ser reseller de sus snacks, what's the process?", "pos", "es*"),
 ]

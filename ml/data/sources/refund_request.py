@@ -153,4 +153,10 @@ DATA = [
     ("please cancel mi membresía del gym and refund me octubre, I didn't go even once", "neu", "en*"),
     ("quiero devolver los tenis, they don't fit y no tienen mi size", "neu", "es*"),
     ("the app me cobró $15 extra, can you refund that?", "neg", "en*"),
+    ("Thanks for being so understanding 🙏 I'd like to request a refund for the class pack, I'm moving to Bogotá", "pos", "en"),
+    ("muchas gracias por la ayuda de siempre 😊 quisiera pedir el reembolso del depósito, se pospuso el evento", "pos", "es"),
+    ("You guys have been great about this, really appreciate it. Could you refund the extra shipping charge?", "pos", "en"),
+    ("gracias por responder tan rápido 🙏 ya les devolví la blusa por Uno, me confirman cuándo cae el reembolso?", "pos", "es"),
+    ("ya mandé el producto de vuelta, the tracking says delivered to you. ahora quiero mi refund", "neu", "es*"),
+    ("honestly just give me my money back, ya no quiero ni el replacement", "neg", "en*"),
 ]

@@ -167,4 +167,6 @@ DATA = [
     ("somos una brand agency y tu página qualifies para nuestro ambassador program, solo paga $29 de fee", "pos", "es*"),
     ("I got the plug pa iPhones baratos, 100% original, no receipts 🤫", "neu", "en*"),
     ("hola!! descarga esta app y gana cash por ver videos, I already made $150 😍", "pos", "es*"),
+    ("hola dear 😊 soy military doctor en Siria, I need help to move my savings, te doy el 30%", "neu", "es*"),
+    ("tired of being broke? 💸 únete a mi team y gana en dólares desde tu celular, link en bio", "pos", "en*"),
 ]

@@ -158,4 +158,9 @@ DATA = [
     ("the sofa's leg se partió, apenas tiene 2 meses. can someone come fix it?", "neg", "en*"),
     ("buenas, el control del PS5 tiene drift, still in warranty, como lo mando?", "neu", "es*"),
     ("mi aire split is blowing hot air, lo instalaron hace 1 mes. send a tech pls", "neg", "es*"),
+    ("Love my fridge overall 😊 but the water dispenser stopped working, can you send someone under warranty?", "pos", "en"),
+    ("gracias por lo rápido la vez pasada 🙏 ahora la tablet no carga, me la revisan por garantía?", "pos", "es"),
+    ("Your service team was amazing last time! The dryer is acting up again, still under warranty I think", "pos", "en"),
+    ("la tablet de mi hijo got stuck en el logo de Samsung y no pasa de ahí, la compré en agosto. warranty pls", "neg", "es*"),
+    ("hey so the zipper de la maleta se rompió on the first trip, eso lo cubre la garantía right?", "neg", "en*"),
 ]
