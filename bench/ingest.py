@@ -33,7 +33,7 @@ from crm.db.local_pg import ClusterProfile, LocalCluster  # noqa: E402
 from crm.db.migrate import upgrade  # noqa: E402
 from serving.services.ingest.signature import sign  # noqa: E402
 
-BENCH = ClusterProfile(name="bench", default_port=55450, database="crm", fast_unsafe=False)
+BENCH = ClusterProfile(name="bench", default_port=25450, database="crm", fast_unsafe=False)
 SECRET = "bench-app-secret"
 
 

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
 
     # Database: unset means "start the embedded cluster" (see crm.db.local_pg).
     database_url: str | None = None
-    crm_pg_port: int = 55432
+    crm_pg_port: int = 25432
     crm_pg_dir: Path | None = None
     db_pool_size: int = 8
     db_connect_timeout_s: float = 3.0

@@ -44,8 +44,9 @@ class ClusterProfile:
     fast_unsafe: bool
 
 
-DEV = ClusterProfile(name="dev", default_port=55432, database="crm", fast_unsafe=False)
-TEST = ClusterProfile(name="test", default_port=55433, database="crm_test", fast_unsafe=True)
+# Ports below Linux's ephemeral range (32768-60999), so an outgoing connection's source port never sits on them.
+DEV = ClusterProfile(name="dev", default_port=25432, database="crm", fast_unsafe=False)
+TEST = ClusterProfile(name="test", default_port=25433, database="crm_test", fast_unsafe=True)
 
 
 def _is_root() -> bool:
@@ -173,8 +174,8 @@ class LocalCluster:
                 os.chown(folder, server_uid, server_uid, follow_symlinks=False)
                 folder.chmod(0o700)
 
-    def _choose_port(self) -> int:
-        port = self._requested_port or self.profile.default_port
+    def _choose_port(self, start_after: int | None = None) -> int:
+        port = start_after + 1 if start_after else self._requested_port or self.profile.default_port
         for candidate in range(port, port + 50):
             if not _port_in_use(candidate):
                 return candidate
@@ -218,7 +219,16 @@ class LocalCluster:
             if _is_root():
                 shutil.chown(self.port_file, SERVER_USER, SERVER_USER)
         self._prepare_dirs()
-        result = self._run(
+        result = self._pg_ctl_start()
+        if result.returncode != 0 and "Address already in use" in self._log_tail():
+            # Lost a race for the port (or a socket lingers on it): once more on a fresh one.
+            self.port_file.write_text(str(self._choose_port(start_after=self.port)))
+            result = self._pg_ctl_start()
+        if result.returncode != 0:
+            raise LocalPostgresError(f"PostgreSQL did not start:\n{result.stdout}{result.stderr}\n{self._log_tail()}")
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        return self._run(
             [
                 str(self.bindir / "pg_ctl"),
                 "-D", str(self.data_dir),
@@ -229,9 +239,9 @@ class LocalCluster:
             ],
             check=False,
         )
-        if result.returncode != 0:
-            tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
-            raise LocalPostgresError(f"PostgreSQL did not start:\n{result.stdout}{result.stderr}\n{tail}")
+
+    def _log_tail(self) -> str:
+        return self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
 
     def _wait_ready(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -14,7 +14,7 @@ from tests.helpers import api_client, make_settings, post_signed
 
 pytestmark = pytest.mark.integration
 
-DRILL = ClusterProfile(name="outage-drill", default_port=55440, database="crm", fast_unsafe=False)
+DRILL = ClusterProfile(name="outage-drill", default_port=25440, database="crm", fast_unsafe=False)
 
 
 def message(n: int) -> bytes:

@@ -179,4 +179,9 @@ DATA = [
     ("like seriously, tres veces les he dicho que no me llamen a las 7am. stop it", "neg", "en*"),
     ("el service en la sucursal de Chorrera is a mess, nadie sabe dónde está nada", "neg", "es*"),
     ("ok honestly me siento ignorada, I've messaged like 5 times y nada 😒", "neg", "es*"),
+    ("Mire, yo no quería escribir esto pero ya no aguanto. Fui el sábado a la sucursal de Albrook con mi mamá que tiene 78 años y usa bastón, y no había ni una silla para esperar. Le pedimos al muchacho de la puerta si la podían atender primero y nos dijo que \"aquí no hay preferencia\". Después vimos que atendieron a una amiga de la cajera antes que a nosotros. Que falta de respeto y de humanidad.", "neg", "es"),
+    ("I've been a customer for years and I always defend you guys, but today was ridiculous.\nOrdered at 7pm, it's 9:40pm.\nCalled 4 times, nobody picks up.\nThe app just says \"preparing\".\nI'm not even hungry anymore, I'm just mad.", "neg", "en"),
+    ("buenas noches, solo quería dejar mi comentario. La comida estuvo buena como siempre pero el mesero nuevo fue muy brusco, nos tiró los platos en la mesa y cuando le pedimos más servilletas puso los ojos en blanco. Espero que lo entrenen mejor porque ustedes siempre se han caracterizado por la buena atención.", "neg", "es"),
+    ("So let me get this straight. I book an appointment online, get a confirmation email, take a taxi all the way from Clayton, and when I get there the receptionist tells me \"oh the system does that sometimes, we don't have you\". And that's it? No apology, no nothing? Unbelievable.", "neg", "en"),
+    ("oigan ya esto es el colmo 😡\n1) me dijeron que el técnico venía el lunes, no vino\n2) lo reprogramaron pal miércoles, tampoco\n3) hoy viernes me dicen que \"la próxima semana\"\nYo pedí permiso en el trabajo 3 días por gusto. QUE SERIEDAD ES ESTA", "neg", "es"),
 ]

@@ -176,4 +176,9 @@ DATA = [
     ("happy friday! 🎉 just checking my order #B2210 is still coming this afternoon", "pos", "en"),
     ("hey! mi order dice 'delivered to neighbor', which neighbor tho? 😅", "neu", "en*"),
     ("el paquete sigue 'in customs' desde hace 10 días, cuándo lo sueltan?", "neg", "es*"),
+    ("Buenos días, disculpe que moleste otra vez. Hice un pedido el lunes 4 de noviembre, número 20931, de un colchón y dos almohadas para entregar en Chitré. Me dijeron que se despachaba el jueves pero no me ha llegado ningún mensaje de envío ni número de guía. Me pueden confirmar si ya salió y más o menos qué día llega? Es que tengo que coordinar para que alguien esté en la casa.", "neu", "es"),
+    ("Hi! Just following up on my order:\nOrder: #A4410\nPlaced: Oct 28\nShipping: standard to Bogotá\nThe tracking still says \"label created\". Has it actually been handed to the carrier yet?", "neu", "en"),
+    ("oigan ya son las 8:30 de la noche y el pedido que me dijeron que llegaba \"en la tarde\" todavía nada. Yo estoy aquí esperando desde las 2 sin poder salir. Por lo menos díganme dónde está el motorizado o si ya no viene hoy para irme a hacer mis cosas 😤", "neg", "es"),
+    ("hey, so I ordered the bike for my son's birthday which is this Sunday 🎂🚲 the site said 3-5 business days and it's been 4. any chance you can check where it is? I really want it to be there on time", "neu", "en"),
+    ("hola buenas!! 😊 te escribo pa preguntar por mi pedido de la ropa de bebé, es que mi hija ya está en la semana 38 y quiero tener todo listo antes de que nazca jaja. El pedido está a nombre de Yessenia Castillo. Ya lo mandaron pa Colón?", "pos", "es"),
 ]

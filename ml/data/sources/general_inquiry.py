@@ -189,4 +189,9 @@ DATA = [
     ("buenas buenas 😄 por fin abrieron en Santiago? qué alegría", "pos", "es"),
     ("Loved the event last night 🙌 will you do more of those?", "pos", "en"),
     ("buenas, son pet friendly? I want to bring my dog al café", "neu", "es*"),
+    ("Hola buenas tardes, disculpe, es que mi mamá me pasó este número y no sé si es el correcto. Ella compró algo aquí hace tiempo y me dijo que ustedes tienen tienda en David, yo voy a estar allá la próxima semana por trabajo y quería pasar a conocer. Me podría decir la dirección exacta y el horario? Gracias 😊", "neu", "es"),
+    ("hi there! a few random questions before I visit:\n- do you have parking?\n- are you open on Sunday?\n- do you take Amex?\nthanks!! 🙏", "neu", "en"),
+    ("Buenos días a todo el equipo 🌞 solo quería escribirles para darles las gracias. La semana pasada tuve un problema con mi pedido y la señorita Katherine me ayudó muchísimo, fue súper amable y paciente. Ojalá todos los negocios atendieran así. Bendiciones!", "pos", "es"),
+    ("Hey, random question — I'm moving to Panama from Houston next month and a friend told me you guys are the go-to store for basically everything for a new apartment lol. Do you have more than one location in Panama City, and which one is the biggest?", "pos", "en"),
+    ("buenas noches 🌙 perdón la hora, es que se me olvidó preguntar en la tarde: mañana sábado abren en horario normal o cierran temprano por el desfile? es que vivo cerca y las calles van a estar cerradas", "neu", "es"),
 ]

@@ -196,4 +196,9 @@ DATA = [
     ("so happy you're back in stock 🥳 same price as before?", "pos", "en"),
     ("Hola! Me recomendaron mucho su salón 💇‍♀️ cuánto cuesta un balayage?", "pos", "es"),
     ("cuanto me sale el bundle de la consola + 2 games? y con el extended warranty?", "neu", "es*"),
+    ("Buenas tardes, les escribo de parte de una escuela en Penonomé. Estamos organizando la graduación de sexto grado, son 45 estudiantes, y queremos saber cuánto nos costaría el paquete de pastel, bocadillos y bebidas para unas 120 personas en total. También si hacen algún descuento por ser escuela pública y si el transporte hasta Penonomé tiene costo adicional.", "neu", "es"),
+    ("hi! so I'm trying to figure out my budget for the wedding. how much would it cost for:\n- bridal makeup + trial\n- makeup for 4 bridesmaids\n- hair for everyone\nthe date is March 15 in Boquete. do you charge travel?", "neu", "en"),
+    ("Ok, a ver si entendí bien. El post dice \"desde $299\" pero cuando pregunto me dicen que ese precio es sin instalación, sin el kit de tubería y sin el ITBMS. Entonces cuánto me sale el aire de 12000 BTU TODO incluido, instalado en mi casa en Arraiján? Porque ya me estoy confundiendo 🙄", "neg", "es"),
+    ("Good morning. Could you please send me a quote for 200 branded tote bags (one-color logo, natural canvas) and 200 stainless steel bottles with engraving? We need delivery in Panama City by November 28. Please include setup fees and delivery.", "neu", "en"),
+    ("hola mi amor 😘 una pregunta, el combo de uñas + pedicure + cejas que pusieron en la historia, cuanto es? y si voy con mi hermana nos hacen precio? somos clientas desde hace rato jajaja", "pos", "es"),
 ]

@@ -222,4 +222,9 @@ DATA = [
     ("I'm in love with the new collection 😍 is the linen set see-through at all?", "pos", "en"),
     ("la bici es full suspension o solo front? pa trails en Cerro Azul", "neu", "es*"),
     ("is the hoodie oversized o es regular fit? I want it baggy jaja", "neu", "en*"),
+    ("Buenas noches. Estoy buscando una laptop para mi hija que entra a la universidad a estudiar arquitectura, y le van a pedir programas pesados tipo AutoCAD y Revit. Vi la Lenovo Legion que tienen publicada pero no entiendo mucho de esto. Tiene tarjeta de video dedicada? Cuánta RAM trae y se le puede poner más después? Gracias de antemano 🙏", "neu", "es"),
+    ("hey so I have a weird question. my apartment in Casco is super humid and my last leather couch got moldy within a year 😩 is the one you posted real leather or faux? and does faux hold up better in humidity? I really don't want to repeat that disaster", "neg", "en"),
+    ("Hola!! Una consulta, el vestido que dice \"talla única\", hasta qué talla le queda más o menos? Yo soy talla 12 normalmente y tengo busto grande, no quiero que me quede apretado de arriba 😅", "neu", "es"),
+    ("Quick questions about the stroller:\n1. does it recline fully flat?\n2. is the car seat included?\n3. how much does it weigh folded?\nThanks!!", "neu", "en"),
+    ("Mire, yo ya compré una vez un aire en otra tienda y me salió malísimo, gastaba un montón de luz y hacía un ruido que no dejaba dormir. Por eso antes de comprar quiero estar segura: el que ustedes tienen es inverter de verdad? Cuántos decibeles hace? Y el compresor de qué marca es?", "neg", "es"),
 ]

@@ -200,4 +200,9 @@ DATA = [
     ("me lo apartas please? I get paid el viernes", "neu", "es*"),
     ("full order: 2 cafés lattes, 1 croissant y 1 sandwich de pavo, pickup en 15", "neu", "es*"),
     ("lol ok tú ganas, I'm buying it 😂 mandame el link", "pos", "es*"),
+    ("Hola buenas tardes, mire le cuento, yo vi la publicación de ustedes del juego de sala color gris de 3 piezas y me gustó muchísimo. Yo vivo en La Chorrera, en Barrio Colón, y quisiera saber cómo hago para comprarlo porque no tengo carro para ir a buscarlo. Yo puedo pagar por Yappy la mitad ahorita y la otra mitad cuando me lo entreguen. Me avisa por favor, que es para antes del 24 🙏", "neu", "es"),
+    ("Pedido para mañana porfa:\n- 2 pizzas grandes pepperoni\n- 1 mediana hawaiana\n- 2 litros de coca cola\nA nombre de Rosa, pago con tarjeta al motorizado. Gracias!!", "neu", "es"),
+    ("ok so here's the deal lol. my sister's birthday is on saturday and she's been obsessing over your \"sunset\" perfume for months. I want to get it for her but I'm in Houston and she's in Panama City. Can I pay with Zelle and have you deliver it to her place in El Cangrejo? Bonus points if you can gift wrap it 🎁", "pos", "en"),
+    ("buenas, es que mire, yo estuve viendo las lavadoras que tienen y me decidí por la LG de 20 kilos, la gris. Mi mamá me dice que la compre en otro lado pero yo prefiero con ustedes porque me atendieron bien la vez pasada con la nevera. Como hacemos? Pago con ACH de Banco Nacional y necesito que la lleven a Santiago", "pos", "es"),
+    ("Hi, I'd like to place the following order for our office:\n\n10x ham & cheese croissants\n10x chocolate muffins\n2x coffee boxes (96 oz)\n\nDelivery to Torre Panamá, floor 14, Thursday at 8:30am. Please invoice to ABC Consulting, RUC 155-22-1990.", "neu", "en"),
 ]

@@ -159,4 +159,9 @@ DATA = [
     ("gracias por responder tan rápido 🙏 ya les devolví la blusa por Uno, me confirman cuándo cae el reembolso?", "pos", "es"),
     ("ya mandé el producto de vuelta, the tracking says delivered to you. ahora quiero mi refund", "neu", "es*"),
     ("honestly just give me my money back, ya no quiero ni el replacement", "neg", "en*"),
+    ("Buenas tardes. El 12 de octubre pagué $240 por ACH por un juego de comedor que nunca me entregaron. Me han cambiado la fecha de entrega 4 veces y ya no confío en que llegue. Quiero cancelar la orden y que me devuelvan el dinero completo a la misma cuenta de Banistmo. Tengo todos los comprobantes y los mensajes guardados.", "neg", "es"),
+    ("Hello,\n\nI'm writing to request a refund for order #K2291. The shoes I received are clearly used (dirt on the soles, no tags). I paid $135 and I'd like the full amount back to my Visa. I can ship them back today if you send a label.\n\nRegards,\nMaría", "neg", "en"),
+    ("mira te explico lo que pasó: yo pagué la cita de keratina con abono de $30 por Yappy, y el día de la cita me escribieron 2 horas antes que la estilista estaba enferma. No me dieron otra fecha que me sirviera porque yo me voy de viaje. Entonces lo justo es que me devuelvan los $30 no? Ya van 2 semanas y nadie me dice nada", "neg", "es"),
+    ("Hi! So I ordered two lamps but honestly once I saw them in person they just don't go with my place 😅 they're still in the boxes, unopened. It's day 5 so I think I'm within the return window? I'd prefer a refund to my card rather than store credit if that's ok. Thanks!", "neu", "en"),
+    ("Hola, quisiera pedir un reembolso parcial. Pedí el paquete de 50 bocadillos para el cumpleaños de mi hijo y llegaron solo 35, y los \"mini pastelitos\" eran de otro sabor. Igual los usamos porque no había tiempo, pero me parece justo que me devuelvan lo de los 15 que faltaron.", "neg", "es"),
 ]

@@ -169,4 +169,9 @@ DATA = [
     ("hola!! descarga esta app y gana cash por ver videos, I already made $150 😍", "pos", "es*"),
     ("hola dear 😊 soy military doctor en Siria, I need help to move my savings, te doy el 30%", "neu", "es*"),
     ("tired of being broke? 💸 únete a mi team y gana en dólares desde tu celular, link en bio", "pos", "en*"),
+    ("🔥 OPORTUNIDAD ÚNICA 🔥\n\nGana entre $300 y $1,500 semanales desde tu celular 📱\n✅ Sin experiencia\n✅ Sin horario\n✅ Pagos por Yappy o Binance\n\nSolo quedan 5 cupos. Escribe \"QUIERO\" y te agrego al grupo VIP 💰", "pos", "es"),
+    ("Dear Business Owner,\n\nWe are pleased to inform you that your company has been selected as a finalist for the \"Latin America Excellence Award 2025\". To confirm your participation and receive the trophy, a registration fee of $250 is required.\n\nClick here: la-excellence-awards.org/confirm", "pos", "en"),
+    ("Buenas, le escribe el Ing. Roberto del Departamento de Fraudes de su banco. Detectamos un cargo sospechoso de $899 en su tarjeta en una tienda de Miami. Para cancelarlo necesito que me confirme los 16 dígitos de su tarjeta y el código que le va a llegar por mensaje. Es urgente, tiene 10 minutos.", "neg", "es"),
+    ("Hi! 😊 I'm a brand manager for a big skincare company and we LOVE your page. We want you as our official partner in Panama! You'll get free products every month + 25% commission. To activate your partner account just purchase the starter kit ($79) through our website 💖", "pos", "en"),
+    ("ATENCIÓN PANAMEÑOS 🇵🇦🇵🇦 el gobierno va a congelar las cuentas de ahorro desde el lunes!!! saquen su plata YA. me lo dijo un primo que trabaja en el banco. REENVÍEN A TODOS SUS GRUPOS ANTES QUE LO BORREN", "neg", "es"),
 ]

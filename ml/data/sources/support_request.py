@@ -176,4 +176,9 @@ DATA = [
     ("So far so good with the robot vacuum 🤖 how do I set no-go zones in the app?", "pos", "en"),
     ("the printer dice 'offline' pero está conectada al wifi, what am I doing wrong?", "neu", "en*"),
     ("oye como hago el backup de mis fotos antes del factory reset? no quiero perder nada", "neu", "es*"),
+    ("Hola buenas, disculpe la molestia. Mi papá compró un celular Samsung con ustedes la semana pasada y él no sabe mucho de tecnología. El problema es que le llegan los mensajes de WhatsApp pero no le suenan, y ya le revisé el volumen y está al máximo. También quiere que las letras se vean más grandes. Ustedes me podrían explicar paso a paso o hay alguien en la tienda de David que lo pueda ayudar?", "neu", "es"),
+    ("ok I've tried everything:\n- unplugged the router for 30 sec\n- reset the extender\n- forgot the network on my phone\nstill can't connect the smart TV to the wifi. it sees the network but says \"authentication error\". password is 100% right. help?", "neg", "en"),
+    ("Buenos días, les escribo porque tengo la freidora de aire que compré en noviembre y me gusta mucho, pero cuando hago papas me salen blandas y no crujientes como en los videos. No sé si estoy poniendo la temperatura mal o si tengo que ponerle aceite. Me podrían dar algunos consejos? Gracias 😊", "pos", "es"),
+    ("Hey! So I bought the course \"Instagram for small business\" and I'm loving it so far, but module 4 won't load on my laptop, it just spins forever. It works on my phone but I'd rather watch on the big screen. Is there something I need to enable in Chrome?", "pos", "en"),
+    ("mira fren, te explico: conecté la bocina al tv por bluetooth, suena bien, pero tiene como medio segundo de retraso y las voces no cuadran con la boca de la gente 😂 eso se puede arreglar en alguna configuración o la bocina es así?", "neu", "es"),
 ]
