@@ -48,11 +48,21 @@ class Settings(BaseSettings):
     worker_max_attempts: int = 6
     worker_retry_base_s: int = 2
 
-    # LLM (used by later issues; `local` is always the last resort)
+    # Local NLU models (trained from ml/data by `crm nlu train`, or on first use)
+    nlu_model_dir: Path = PROJECT_ROOT / ".local" / "models" / "nlu"
+
+    # LLM providers, in fallback order; `local` (the offline models) is always the last resort.
     llm_providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["local"])
+    llm_mode: Literal["chain", "cascade"] = "cascade"
+    llm_cascade_threshold: float = 0.75
+    llm_timeout_s: float = 10.0
+    llm_max_retries: int = 2
     openai_api_key: str | None = None
     anthropic_api_key: str | None = None
     gemini_api_key: str | None = None
+    openai_model: str = "gpt-5-mini"
+    anthropic_model: str = "claude-sonnet-4-6"
+    gemini_model: str = "gemini-2.5-flash"
 
     # Automation / n8n
     automation_webhook_secret: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,8 +14,9 @@ from crm.db.runtime import resolve_database_url
 from crm.logging import configure_logging
 from crm.settings import Settings, get_settings
 from serving.deps import ApiKeyCache
-from serving.routes import events, health, webhooks
+from serving.routes import events, health, nlu, webhooks
 from serving.services.ingest.writer import IngestWriter
+from serving.services.understanding import Understanding
 
 API_PREFIX = "/api/v1"
 log = structlog.get_logger(__name__)
@@ -53,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = session_factory(engine)
         app.state.ingest_writer = writer
         app.state.api_key_cache = ApiKeyCache()
+        # Loads the trained local models (training them from the shipped corpus on a fresh install).
+        app.state.understanding = await asyncio.to_thread(Understanding.from_settings, settings,
+                                                          lambda: app.state.sessions)
         log.info("api.started", env=settings.app_env)
         try:
             yield
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhooks.router, prefix=API_PREFIX)
     app.include_router(events.router, prefix=API_PREFIX)
+    app.include_router(nlu.router, prefix=API_PREFIX)
     app.add_route(f"{API_PREFIX}{webhooks.WEBHOOK_POST_PATH}", webhooks.receive_webhook, methods=["POST"],
                   name="receive_webhook", include_in_schema=False)
     _document_raw_routes(app)

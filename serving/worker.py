@@ -22,6 +22,7 @@ from crm.db.urls import plain_url
 from crm.settings import get_settings
 from serving.services import pipeline
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
+from serving.services.understanding import Understanding
 
 MAINTENANCE_QUEUE = "maintenance"
 # Workers send a heartbeat every few seconds; a job whose worker has been silent this long is orphaned.
@@ -37,6 +38,7 @@ retry_strategy = RetryStrategy(max_attempts=_settings.worker_max_attempts,
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=["serving.worker"])
 
 _sessions: async_sessionmaker[AsyncSession] | None = None
+_understanding: Understanding | None = None
 
 
 def _session_factory() -> async_sessionmaker[AsyncSession]:
@@ -50,7 +52,8 @@ async def process_raw_event(context: JobContext, raw_event_id: int, renormalize:
     sessions = _session_factory()
     try:
         async with sessions() as session:
-            await pipeline.process_raw_event(session, raw_event_id, renormalize=renormalize)
+            await pipeline.process_raw_event(session, raw_event_id, renormalize=renormalize,
+                                             understanding=_understanding)
     except Exception as exc:
         strategy = app.tasks[PROCESS_TASK].retry_strategy
         final = strategy is None or strategy.get_retry_decision(exception=exc, job=context.job) is None
@@ -101,9 +104,11 @@ def build_connector(database_url: str) -> procrastinate.PsycopgConnector:
 @asynccontextmanager
 async def worker_resources(database_url: str) -> AsyncIterator[procrastinate.App]:
     """Open the session factory and the queue connection for `database_url`."""
-    global _sessions
+    global _sessions, _understanding
     engine = create_engine(database_url, pool_size=max(2, _settings.worker_concurrency))
     _sessions = session_factory(engine)
+    if _understanding is None:
+        _understanding = await asyncio.to_thread(Understanding.from_settings, _settings, lambda: _sessions)
     try:
         with app.replace_connector(build_connector(database_url)) as worker_app:
             async with worker_app.open_async():

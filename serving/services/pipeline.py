@@ -12,14 +12,17 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.db.models import LeadAdSubmission, Message, RawWebhookEvent, SocialComment
+from crm.db.models import Contact, Conversation, LeadAdSubmission, Message, RawWebhookEvent, SocialComment
 from serving.services import conversations
 from serving.services.channels.common import pg_safe
 from serving.services.identity import Identity, add_identity, identities_for_message, resolve_contact
 from serving.services.ingest.json_body import decode_json
 from serving.services.ingest.parser import parse_webhook
 from serving.services.ingest.store import IncomingDelivery, build_statement
+from serving.schemas.nlu import MAX_MESSAGE_CHARS
+from serving.services.analysis_records import save_understood
 from serving.services.statuses import apply_recorded_status
+from serving.services.understanding import Understanding
 
 log = structlog.get_logger(__name__)
 
@@ -32,12 +35,14 @@ class ProcessSummary:
     messages: int = 0
     comments: int = 0
     leads: int = 0
+    analyzed: int = 0
     contacts: set[int] = field(default_factory=set)
     conversations: set[int] = field(default_factory=set)
     skipped: bool = False
 
 
-async def process_raw_event(session: AsyncSession, raw_event_id: int, renormalize: bool = False) -> ProcessSummary:
+async def process_raw_event(session: AsyncSession, raw_event_id: int, renormalize: bool = False,
+                            understanding: Understanding | None = None) -> ProcessSummary:
     summary = ProcessSummary(raw_event_id)
     event = await session.get(RawWebhookEvent, raw_event_id, with_for_update=True)
     if event is None or event.processing_status in ("processed", "no_action"):
@@ -46,7 +51,9 @@ async def process_raw_event(session: AsyncSession, raw_event_id: int, renormaliz
     now = datetime.now(UTC)
     if renormalize:
         await _renormalize(session, event)
-    await _process_messages(session, raw_event_id, summary, now)
+    if understanding is not None:
+        await understanding.refresh_catalog(session)
+    await _process_messages(session, raw_event_id, summary, now, understanding)
     await _process_comments(session, raw_event_id, summary, now)
     await _process_leads(session, raw_event_id, summary, now)
     event.processing_status = "processed"
@@ -54,12 +61,13 @@ async def process_raw_event(session: AsyncSession, raw_event_id: int, renormaliz
     event.last_error = None
     await session.commit()
     log.info("pipeline.event_processed", raw_event_id=raw_event_id, messages=summary.messages,
+             analyzed=summary.analyzed,
              comments=summary.comments, leads=summary.leads, contacts=sorted(summary.contacts))
     return summary
 
 
 async def _process_messages(session: AsyncSession, raw_event_id: int, summary: ProcessSummary,
-                            now: datetime) -> None:
+                            now: datetime, understanding: Understanding | None) -> None:
     messages = (
         await session.scalars(
             select(Message)
@@ -81,15 +89,48 @@ async def _process_messages(session: AsyncSession, raw_event_id: int, summary: P
                 session, contact.id, message.channel, message.account_external_id
             )
             conversations.touch(conversation, message.sent_at or now, message.direction)
+            conversation.message_count = (conversation.message_count or 0) + 1
             message.contact_id = contact.id
             message.conversation_id = conversation.id
             summary.contacts.add(contact.id)
             summary.conversations.add(conversation.id)
             if message.message_type == "system":
                 await _apply_system_message(session, message, contact)
+            if understanding is not None and is_analyzable(message):
+                await _understand_message(session, understanding, message, contact, conversation)
+                summary.analyzed += 1
         await apply_recorded_status(session, message)
         message.processed_at = now
         summary.messages += 1
+
+
+NOT_ANALYZED_TYPES = {"reaction", "system", "unsupported", "unknown", "referral", "optin", "message_edit"}
+
+
+def is_analyzable(message: Message) -> bool:
+    """Inbound text a customer wrote: text, captions, button and list titles, quick replies."""
+    return (message.direction == "inbound" and bool(message.text and message.text.strip())
+            and message.message_type not in NOT_ANALYZED_TYPES)
+
+
+async def _understand_message(session: AsyncSession, understanding: Understanding, message: Message,
+                              contact: Contact, conversation: Conversation) -> None:
+    text = message.text[:MAX_MESSAGE_CHARS] if message.text else ""
+    metadata = {"name": contact.display_name, "phone": contact.phone_e164, "channel": message.channel}
+    understood = await understanding.understand(text, metadata)
+    await save_understood(session, understood, message_id=message.id, contact_id=contact.id,
+                          conversation_id=conversation.id, source="pipeline")
+    sentiment = understood.sentiment.score
+    conversation.analyzed_count = (conversation.analyzed_count or 0) + 1
+    conversation.sentiment_sum = (conversation.sentiment_sum or 0.0) + sentiment
+    conversation.avg_sentiment = round(conversation.sentiment_sum / conversation.analyzed_count, 4)
+    conversation.last_intent = understood.intent.primary_intent
+    conversation.route = understood.routing.destination
+    conversation.priority = understood.routing.priority
+    contact.lead_score = understood.lead.score
+    contact.lead_category = understood.lead.category
+    contact.lead_scored_at = message.sent_at or datetime.now(UTC)
+    contact.language = understood.language
 
 
 async def _renormalize(session: AsyncSession, event: RawWebhookEvent) -> None:

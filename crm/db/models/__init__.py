@@ -7,6 +7,7 @@ from crm.db.models.channels import ChannelAccount
 from crm.db.models.commerce import Cart, CartItem, Invoice, Opportunity, Order, OrderLine, Product
 from crm.db.models.contacts import Contact, ContactIdentity
 from crm.db.models.conversations import Conversation
+from crm.db.models.nlu import IntentDetection, LeadClassification, LlmCall, RoutingRecord, SentimentAnalysis
 from crm.db.models.ingest import (
     LeadAdSubmission,
     Message,
@@ -26,7 +27,12 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "Conversation",
+    "IntentDetection",
     "Invoice",
+    "LeadClassification",
+    "LlmCall",
+    "RoutingRecord",
+    "SentimentAnalysis",
     "LeadAdSubmission",
     "Message",
     "MessageStatusEvent",

@@ -26,6 +26,7 @@ class Contact(IdMixin, TimestampMixin, Base):
     source_channel: Mapped[str | None] = mapped_column(Text)
     lead_score: Mapped[int | None] = mapped_column(Integer)
     lead_category: Mapped[str | None] = mapped_column(Text)
+    lead_scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     opted_out: Mapped[bool] = mapped_column(Boolean, server_default=sql_text("false"))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     first_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

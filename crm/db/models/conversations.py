@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, Text, text as sql_text
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, Text, text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db.base import Base, IdMixin, TimestampMixin
@@ -24,6 +24,14 @@ class Conversation(IdMixin, TimestampMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str | None] = mapped_column(Text)
     csat_score: Mapped[int | None] = mapped_column(Integer)
+    # Aggregates kept by the worker as messages are understood.
+    message_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    analyzed_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    sentiment_sum: Mapped[float] = mapped_column(Float, server_default="0")
+    avg_sentiment: Mapped[float | None] = mapped_column(Float)
+    last_intent: Mapped[str | None] = mapped_column(Text)
+    route: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # At most one live thread per contact, channel and account: the worker reuses it.

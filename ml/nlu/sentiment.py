@@ -1,0 +1,97 @@
+"""Sentiment: the trained classifier blended with lexicons (VADER for English, a Spanish/slang list), plus the
+rule-based dimensions the spec asks for: emotions, urgency, churn risk and the phrases that triggered them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ml.nlu.lexicons import CHURN, EMOTIONS, SPANISH_NEGATIVE, SPANISH_POSITIVE, URGENCY
+from ml.nlu.text import fold, matches
+from ml.nlu.types import SentimentResult
+
+# How much the lexicon pulls the classifier's score: English has VADER, a real lexicon; Spanish a short list.
+LEXICON_WEIGHT = {"en": 0.45, "es": 0.3}
+NEGATIVE_BELOW, POSITIVE_ABOVE = -0.2, 0.25
+
+
+@lru_cache(maxsize=1)
+def _vader():  # noqa: ANN202
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def lexicon_score(text: str, folded: str, language: str) -> tuple[float, list[str]]:
+    """-1..1 from word lists, and the words that counted."""
+    positive = matches(SPANISH_POSITIVE, folded)
+    negative = matches(SPANISH_NEGATIVE, folded, text)
+    spanish = (len(positive) - len(negative)) / (len(positive) + len(negative) + 1.0)
+    if language == "en":
+        compound = _vader().polarity_scores(text)["compound"]
+        return 0.7 * compound + 0.3 * spanish, positive + negative
+    return spanish, positive + negative
+
+
+def analyze_sentiment(text: str, probabilities: dict[str, float], language: str,
+                      intent: str | None = None) -> SentimentResult:
+    folded = fold(text)
+    model_score = probabilities.get("positive", 0.0) - probabilities.get("negative", 0.0)
+    lexical, lexical_words = lexicon_score(text, folded, language)
+    weight = LEXICON_WEIGHT.get(language, 0.3) if lexical_words or language == "en" else 0.0
+    score = max(-1.0, min(1.0, (1 - weight) * model_score + weight * lexical))
+    label = "negative" if score < NEGATIVE_BELOW else "positive" if score > POSITIVE_ABOVE else "neutral"
+    confidence = _confidence(label, probabilities, score)
+
+    emotions, emotion_words = _emotions(text, folded)
+    urgency, urgency_words = urgency_level(folded, label, emotions)
+    churn_words = matches(CHURN, folded)
+    churn = churn_risk(score, emotions, churn_words, intent)
+    triggers = list(dict.fromkeys(churn_words + emotion_words + urgency_words + lexical_words))[:10]
+    return SentimentResult(sentiment=label, score=round(score, 3), confidence=round(confidence, 3),
+                           emotions=emotions, urgency_level=urgency, churn_risk=churn, triggers=triggers)
+
+
+def _confidence(label: str, probabilities: dict[str, float], score: float) -> float:
+    """How sure: the classifier's probability for the label, raised when the blended score is far from a
+    boundary."""
+    margin = min(abs(score - NEGATIVE_BELOW), abs(score - POSITIVE_ABOVE))
+    return max(0.34, min(0.99, 0.6 * probabilities.get(label, 0.34) + 0.4 * min(1.0, 0.5 + margin)))
+
+
+def _emotions(text: str, folded: str) -> tuple[dict[str, float], list[str]]:
+    scores: dict[str, float] = {}
+    words: list[str] = []
+    for emotion, terms in EMOTIONS.items():
+        found = matches(terms, folded, text if emotion == "anger" else None)
+        if found:
+            intensity = 0.45 + 0.2 * (len(found) - 1) + (0.15 if "!" in text else 0.0)
+            scores[emotion] = round(min(1.0, intensity), 2)
+            words += found
+    return scores, words
+
+
+def urgency_level(folded: str, label: str, emotions: dict[str, float]) -> tuple[str, list[str]]:
+    for level in ("critical", "high", "medium"):
+        found = matches(URGENCY[level], folded)
+        if found:
+            if level == "high" and label == "negative" and emotions.get("anger", 0) >= 0.6:
+                return "critical", found
+            return level, found
+    if label == "negative" and (emotions.get("anger", 0) >= 0.6 or emotions.get("frustration", 0) >= 0.6):
+        return "high", []
+    return ("medium", []) if label == "negative" else ("low", [])
+
+
+def churn_risk(score: float, emotions: dict[str, float], churn_words: list[str], intent: str | None) -> int:
+    """0-100: negativity, anger and frustration, explicit leaving / refund words, and the kind of request."""
+    risk = max(0.0, -score) * 45
+    risk += 20 * emotions.get("anger", 0) + 15 * emotions.get("frustration", 0) + 10 * emotions.get(
+        "disappointment", 0)
+    risk += min(30, 15 * len(churn_words))
+    if intent in ("refund_request", "complaint"):
+        risk += 10
+    elif intent == "warranty_claim":
+        risk += 5
+    if score > 0.3:
+        risk *= 0.3
+    return int(max(0, min(100, round(risk))))
