@@ -81,9 +81,14 @@ def _looks_like_money_or_date(candidate: str) -> bool:
 
 
 def _amount(raw: str) -> float:
+    """"1,250.50" and "1.250,50" are both 1250.5; "1,250" is 1250; "12,5" is 12.5."""
     raw = raw.replace(" ", "")
     if re.fullmatch(r"\d{1,3}([.,]\d{3})+", raw):
         return float(re.sub(r"[.,]", "", raw))
+    if "," in raw and "." in raw:
+        decimal = "." if raw.rfind(".") > raw.rfind(",") else ","
+        thousands = "," if decimal == "." else "."
+        return float(raw.replace(thousands, "").replace(decimal, "."))
     return float(raw.replace(",", "."))
 
 

@@ -273,3 +273,34 @@ async def test_a_job_orphaned_by_a_dead_worker_is_requeued_and_its_customer_unbl
     await drain(clean_db)
     assert await count(db, "raw_webhook_events", "processing_status = 'processed'") == 2
     assert second["event_id"]
+
+
+async def test_the_worker_understands_inbound_text_and_keeps_aggregates(
+    clean_db: str, db: psycopg.AsyncConnection
+) -> None:
+    await deliver(clean_db,
+                  wa_text("wamid.N1", "hola! quiero 3 audifonos jbl para mi negocio, pago por yappy hoy mismo"),
+                  wa_text("wamid.N2", "y si no llegan hoy me voy a otra tienda, ya me tienen harto 😡", ts=1700000100))
+    reaction = wa_text("wamid.N3", "", ts=1700000200)
+    value = reaction["entry"][0]["changes"][0]["value"]
+    value["messages"][0] = {"from": "50761234567", "id": "wamid.N3", "timestamp": "1700000200", "type": "reaction",
+                            "reaction": {"message_id": "wamid.N1", "emoji": "👍"}}
+    await deliver(clean_db, reaction)
+    await drain(clean_db)
+
+    assert await count(db, "intent_detections") == 2, "text messages are analysed; the reaction is not"
+    assert await count(db, "sentiment_analyses") == 2 and await count(db, "lead_classifications") == 2
+    assert await count(db, "routing_decisions") == 2
+    first = await fetch_one(db, "SELECT i.primary_intent, l.score, l.category FROM crm.intent_detections i "
+                                "JOIN crm.messages m ON m.id = i.message_id JOIN crm.lead_classifications l "
+                                "ON l.message_id = m.id WHERE m.external_id = 'wamid.N1'")
+    assert first["primary_intent"] == "purchase_inquiry" and first["score"] >= 50
+    conversation = await fetch_one(db, "SELECT * FROM crm.conversations")
+    assert conversation["message_count"] == 3 and conversation["analyzed_count"] == 2
+    second = await fetch_one(db, "SELECT s.score FROM crm.sentiment_analyses s JOIN crm.messages m "
+                                 "ON m.id = s.message_id WHERE m.external_id = 'wamid.N2'")
+    assert second["score"] < 0
+    assert conversation["avg_sentiment"] == pytest.approx((conversation["sentiment_sum"]) / 2)
+    contact = await fetch_one(db, "SELECT lead_score, lead_category, language FROM crm.contacts")
+    assert contact["language"] == "es" and contact["lead_category"] in ("cold", "warm", "hot")
+    assert contact["lead_score"] is not None
