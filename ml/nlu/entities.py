@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from ml.nlu.dates import find_dates
 from ml.nlu.lexicons import URGENCY
 from ml.nlu.text import fold, matches
 from ml.nlu.types import Entities
@@ -35,12 +36,6 @@ QUANTITY = re.compile(
     r"pares?|pairs?|[a-záéíóúñ]{3,})", re.IGNORECASE)
 QUANTITY_VERB = re.compile(r"\b(?:quiero|necesito|ocupo|dame|mandame|send me|i need|i want|need|want)\s+(\d{1,5})\b",
                            re.IGNORECASE)
-# dateparser costs ~3 ms a message: only call it when a date-like word is present.
-DATE_HINT = re.compile(
-    r"\b(hoy|manana|pasado manana|ayer|lunes|martes|miercoles|jueves|viernes|sabado|domingo|semana|mes|enero|"
-    r"febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|today|tomorrow|"
-    r"yesterday|monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|january|february|march|april|"
-    r"june|july|august|september|october|november|december|\d{1,2}/\d{1,2})\b")
 NOT_QUANTITY_UNITS = {"dias", "días", "days", "horas", "hours", "semanas", "weeks", "meses", "months", "años",
                       "years", "minutos", "minutes", "veces", "times", "dolares", "dólares", "dollars", "balboas",
                       "pesos", "euros", "usd", "pulgadas", "inches", "gb", "tb", "mah"}
@@ -68,7 +63,7 @@ def extract_entities(text: str, catalog: Sequence[CatalogProduct] = (), now: dat
         products=match_products(folded, catalog),
         quantities=[q for q in _quantities(text) if str(q) not in orders and q not in years],
         money=money,
-        dates=_dates(text, folded, now, language),
+        dates=_dates(text, now, language),
         urgency_words=[w for level in ("critical", "high", "medium") for w in matches(URGENCY[level], folded)],
         order_numbers=orders,
         emails=emails,
@@ -114,21 +109,8 @@ def _quantities(text: str) -> list[int]:
     return list(dict.fromkeys(q for q in found if 0 < q < 100_000))
 
 
-def _dates(text: str, folded: str, now: datetime | None, language: str | None) -> list[dict]:
-    if not DATE_HINT.search(folded):
-        return []
-    from dateparser.search import search_dates
-
-    settings = {"PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
-    if now is not None:
-        settings["RELATIVE_BASE"] = now.replace(tzinfo=None)
-    languages = [language] if language in ("es", "en") else ["es", "en"]
-    try:
-        results = search_dates(text, languages=languages, settings=settings) or []
-    except Exception:  # noqa: BLE001 - dateparser raises on odd input; dates are a nice-to-have
-        return []
-    return [{"text": phrase, "date": when.date().isoformat()} for phrase, when in results
-            if len(phrase.strip()) > 2 and not phrase.strip().isdigit()]
+def _dates(text: str, now: datetime | None, language: str | None) -> list[dict]:
+    return find_dates(text, now, [language] if language in ("es", "en") else None)
 
 
 @lru_cache(maxsize=8)

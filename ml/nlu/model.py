@@ -46,13 +46,14 @@ class TextModels:
     intent: LogisticRegression
     sentiment: LogisticRegression
     metadata: dict[str, Any] = field(default_factory=dict)
+    _fast: _FastPath | None = field(default=None, repr=False, compare=False)
 
     def probabilities(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
-        features = self.vectorizer.transform([text])
-        intent = self.intent.predict_proba(features)[0]
-        sentiment = self.sentiment.predict_proba(features)[0]
-        return (dict(zip(self.intent.classes_, intent.tolist(), strict=True)),
-                dict(zip(self.sentiment.classes_, sentiment.tolist(), strict=True)))
+        """Both heads for one message. Same numbers as sklearn's transform + predict_proba, computed directly:
+        sklearn's per-call validation and parallel wrappers cost ~3 ms a message, the arithmetic ~0.3 ms."""
+        if self._fast is None:
+            self._fast = _FastPath(self)
+        return self._fast.probabilities(text)
 
     def predict_many(self, texts: list[str]) -> tuple[list[str], list[str]]:
         features = self.vectorizer.transform(texts)
@@ -89,6 +90,54 @@ def fit(texts: list[str], intents: list[str], sentiments: list[str], c_intent: f
     return TextModels(vectorizer, intent, sentiment, {"train_size": len(texts),
                                                        "intent_classes": list(map(str, intent.classes_)),
                                                        "feature_count": int(features.shape[1])})
+
+
+class _FastPath:
+    """TF-IDF (sublinear tf, idf, l2 per block) and multinomial logistic regression for a single document."""
+
+    def __init__(self, models: TextModels):
+        self.blocks = []
+        offset = 0
+        for _, vectorizer in models.vectorizer.transformer_list:
+            self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, offset))
+            offset += len(vectorizer.vocabulary_)
+        self.heads = [(models.intent.classes_.tolist(), models.intent.coef_.T.copy(), models.intent.intercept_),
+                      (models.sentiment.classes_.tolist(), models.sentiment.coef_.T.copy(),
+                       models.sentiment.intercept_)]
+
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        indices: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for analyze, vocabulary, idf, offset in self.blocks:
+            counts: dict[int, int] = {}
+            for term in analyze(text):
+                column = vocabulary.get(term)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if not counts:
+                continue
+            columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[columns]
+            weights /= np.sqrt(np.dot(weights, weights))
+            indices.append(columns + offset)
+            values.append(weights)
+        if not indices:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        return np.concatenate(indices), np.concatenate(values)
+
+    def probabilities(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
+        columns, weights = self.features(text)
+        results = []
+        for classes, coef_t, intercept in self.heads:
+            scores = weights @ coef_t[columns] + intercept if len(columns) else intercept.copy()
+            if len(classes) == 2:  # binary LR: one column of coefficients for the positive class
+                positive = 1.0 / (1.0 + np.exp(-scores[0]))
+                probabilities = np.array([1.0 - positive, positive])
+            else:
+                scores = np.exp(scores - scores.max())
+                probabilities = scores / scores.sum()
+            results.append(dict(zip(classes, probabilities.tolist(), strict=True)))
+        return results[0], results[1]
 
 
 def top(probabilities: dict[str, float], k: int = 3) -> list[tuple[str, float]]:

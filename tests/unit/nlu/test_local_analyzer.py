@@ -71,3 +71,18 @@ def test_category_bands(score: int, category: str) -> None:
 def test_held_out_quality_is_recorded_with_the_model(analyzer: LocalAnalyzer) -> None:
     assert analyzer.models.metadata["intent_macro_f1"] >= 0.75
     assert analyzer.models.metadata["sentiment_macro_f1"] >= 0.65
+
+
+def test_the_fast_scoring_path_equals_sklearn(analyzer: LocalAnalyzer) -> None:
+    import numpy as np
+
+    from ml.nlu.corpus import load_corpus
+
+    models = analyzer.models
+    texts = [e.text for e in load_corpus()[:300]] + ["", "😡😡😡", "x"]
+    features = models.vectorizer.transform(texts)
+    intents, sentiments = models.intent.predict_proba(features), models.sentiment.predict_proba(features)
+    for row, text in enumerate(texts):
+        fast_intent, fast_sentiment = models.probabilities(text)
+        assert np.allclose(list(fast_intent.values()), intents[row], atol=1e-9)
+        assert np.allclose(list(fast_sentiment.values()), sentiments[row], atol=1e-9)
