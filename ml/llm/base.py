@@ -17,7 +17,9 @@ Task = Literal["intent", "sentiment", "lead"]
 Outcome = Literal[
     "ok", "timeout", "rate_limited", "server_error", "invalid_output", "error", "skipped_confident_local",
 ]
-RESULT_TYPES: dict[str, type[BaseModel]] = {"intent": IntentResult, "sentiment": SentimentResult, "lead": LeadScore}
+RESULT_TYPES: dict[str, type[BaseModel]] = {
+    "intent": IntentResult, "sentiment": SentimentResult, "lead": LeadScore,
+}
 
 T = TypeVar("T")
 

@@ -79,7 +79,7 @@ class AnalyzerChain:
 
         if self.mode == "cascade":
             local_reply, record, local_error = await self._invoke(self.local, task, text, context, local=True)
-            if local_reply is not None and _confidence(task, local_reply.result, context) >= self.cascade_threshold:
+            if local_reply is not None and self._confident(task, local_reply.result, context):
                 record.outcome = "skipped_confident_local"
                 await self._emit(record, records)
                 return self._finish(local_reply, LOCAL, records, started)
@@ -97,6 +97,9 @@ class AnalyzerChain:
         if local_reply is not None:
             return self._finish(local_reply, LOCAL, records, started)
         raise local_error or RuntimeError("no analyzer answered")
+
+    def _confident(self, task: Task, result: Any, context: dict | None) -> bool:
+        return _confidence(task, result, context) >= self.cascade_threshold
 
     async def _invoke(
         self, analyzer: Analyzer, task: Task, text: str, context: dict | None, *, local: bool,
@@ -133,7 +136,7 @@ class AnalyzerChain:
         return reply, record, None
 
     async def _emit(self, record: LlmCallRecord, records: list[LlmCallRecord]) -> None:
-        """Keep the record and hand it to the hook; a failing hook is logged, never allowed to lose the answer."""
+        """Keep the record and hand it to the hook; a failing hook is logged and never loses the answer."""
         records.append(record)
         if self.on_call is None:
             return
@@ -145,9 +148,11 @@ class AnalyzerChain:
             log.exception("llm_call_hook_failed", task=record.task, provider=record.provider)
 
     @staticmethod
-    def _finish(reply: Reply[Any], provider: str, records: list[LlmCallRecord], started: float) -> Answer[Any]:
-        return Answer(result=reply.result, provider=provider, model=reply.model, latency_ms=_ms_since(started),
-                      records=records)
+    def _finish(
+        reply: Reply[Any], provider: str, records: list[LlmCallRecord], started: float,
+    ) -> Answer[Any]:
+        return Answer(result=reply.result, provider=provider, model=reply.model,
+                      latency_ms=_ms_since(started), records=records)
 
 
 def _confidence(task: Task, result: Any, context: dict | None) -> float:
@@ -175,10 +180,10 @@ def build_chain(
     *,
     backoff_base_s: float = 0.5,
 ) -> AnalyzerChain:
-    """The chain for LLM_PROVIDERS-style settings: providers without a key are skipped, "local" is always last.
+    """The chain for LLM_PROVIDERS-style settings: keyless providers are skipped, "local" is always last.
 
-    `keys` and `models` are keyed by provider name ("openai", "anthropic", "gemini"); a missing model falls back
-    to DEFAULT_MODELS. Building imports no SDK: each adapter imports its SDK on its first call.
+    `keys` and `models` are keyed by provider name ("openai", "anthropic", "gemini"); a missing model falls
+    back to DEFAULT_MODELS. Building imports no SDK: each adapter imports its SDK on its first call.
     """
     providers: list[Analyzer] = []
     seen: set[str] = set()
@@ -187,7 +192,8 @@ def build_chain(
         if not name or name == LOCAL or name in seen:
             continue
         if name not in PROVIDER_NAMES:
-            raise ValueError(f"unknown LLM provider {raw!r}; expected one of {', '.join(PROVIDER_NAMES)}, local")
+            expected = ", ".join((*PROVIDER_NAMES, LOCAL))
+            raise ValueError(f"unknown LLM provider {raw!r}; expected one of {expected}")
         seen.add(name)
         key = keys.get(name)
         if not key:

@@ -1,8 +1,9 @@
-"""Gemini adapter: google-genai's `client.aio.models.generate_content` with `response_mime_type=application/json`.
+"""Gemini adapter: google-genai's `client.aio.models.generate_content`, JSON via `response_mime_type`.
 
 google-genai 3.3 takes an injected async client through `HttpOptions(httpx_async_client=...)` (an
 httpx2.AsyncClient here), which is how tests replay responses. It raises raw httpx / httpx2 / aiohttp
-timeouts rather than its own type, so those are all mapped to ProviderTimeout. The SDK is imported on first use.
+timeouts rather than its own type, so those are all mapped to ProviderTimeout. The SDK is imported on first
+use.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class GeminiProvider(LlmProvider):
             from google.genai import types
 
             options = types.HttpOptions(
-                timeout=int(self.timeout_s * 1000), base_url=self.base_url, httpx_async_client=self.http_client,
+                timeout=int(self.timeout_s * 1000), base_url=self.base_url,
+                httpx_async_client=self.http_client,
             )
             self._client = genai.Client(api_key=self.api_key, vertexai=False, http_options=options)
         return self._client
@@ -68,7 +70,9 @@ class GeminiProvider(LlmProvider):
                 if self.thinking_budget is not None else None
             ),
         )
-        response = await self._sdk().aio.models.generate_content(model=self.model, contents=prompt, config=config)
+        response = await self._sdk().aio.models.generate_content(
+            model=self.model, contents=prompt, config=config,
+        )
         usage = response.usage_metadata
         output_tokens = None
         if usage is not None and usage.candidates_token_count is not None:

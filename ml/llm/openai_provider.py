@@ -1,7 +1,8 @@
 """OpenAI adapter: Chat Completions in JSON mode (`response_format={"type": "json_object"}`).
 
 Chat Completions is stable in the installed SDK and JSON mode accepts our schemas as they are (strict
-json_schema mode would reject the free-form `dict` fields); the pydantic validation after it is the real check.
+json_schema mode would reject the free-form `dict` fields); the pydantic validation after it is the real
+check.
 The SDK is imported on first use so the API process does not pay for it unless a key is configured and used.
 """
 
@@ -42,7 +43,8 @@ class OpenAIProvider(LlmProvider):
             api_key, model, timeout_s, max_retries, http_client, backoff_base_s=backoff_base_s,
             max_backoff_s=max_backoff_s, max_output_tokens=max_output_tokens, base_url=base_url,
         )
-        self.reasoning_effort = reasoning_effort  # e.g. "minimal" / "low" for gpt-5 models; None: model default
+        # e.g. "minimal" / "low" for gpt-5 models (faster); None leaves the model's default.
+        self.reasoning_effort = reasoning_effort
 
     def _sdk(self) -> Any:
         if self._client is None:

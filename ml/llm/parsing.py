@@ -22,9 +22,12 @@ FACTOR_MAX = {"urgency": 30, "decision_power": 25, "budget": 25, "product_fit": 
 _FACTOR_ALIASES = {
     "urgencia": "urgency", "decision": "decision_power", "authority": "decision_power",
     "poder_de_decision": "decision_power", "poder_decision": "decision_power", "autoridad": "decision_power",
-    "presupuesto": "budget", "fit": "product_fit", "fit_con_producto": "product_fit", "product_match": "product_fit",
+    "presupuesto": "budget", "fit": "product_fit", "fit_con_producto": "product_fit",
+    "product_match": "product_fit",
 }
-_SENTIMENT_ALIASES = {"positivo": "positive", "negativo": "negative", "neutro": "neutral", "neutra": "neutral"}
+_SENTIMENT_ALIASES = {
+    "positivo": "positive", "negativo": "negative", "neutro": "neutral", "neutra": "neutral",
+}
 _URGENCY_ALIASES = {"baja": "low", "media": "medium", "alta": "high", "critica": "critical", "urgent": "high"}
 _ENTITY_ALIASES = {
     "product": "products", "quantity": "quantities", "amount": "money", "amounts": "money", "date": "dates",
@@ -74,41 +77,46 @@ def _summary(exc: ValidationError) -> str:
 
 # --- scalar fixes -------------------------------------------------------------------------------------------
 
+# Above this a 0..1 value must be a percentage (92 -> 0.92); between 1 and here it is spill-over (1.02 -> 1).
+_PERCENT_FROM = 1.5
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
+        text = value.strip().replace(",", ".")
         try:
-            return float(value.strip().rstrip("%").replace(",", "."))
+            return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
         except ValueError:
             return None
     return None
 
 
+def _fraction(number: float, low: float) -> float:
+    if _PERCENT_FROM < abs(number) <= 100.0:
+        number /= 100.0
+    return min(1.0, max(low, number))
+
+
 def _unit(value: Any) -> Any:
     """0..1, accepting percentages (92 or "92%" -> 0.92) and clamping rounding spill-over."""
     number = _number(value)
-    if number is None:
-        return value
-    if 1.0 < number <= 100.0:
-        number /= 100.0
-    return min(1.0, max(0.0, number))
+    return value if number is None else _fraction(number, 0.0)
 
 
 def _signed_unit(value: Any) -> Any:
     """-1..1, accepting -78 for -0.78."""
     number = _number(value)
-    if number is None:
-        return value
-    if 1.0 < abs(number) <= 100.0:
-        number /= 100.0
-    return min(1.0, max(-1.0, number))
+    return value if number is None else _fraction(number, -1.0)
 
 
 def _percent(value: Any) -> Any:
-    """0..100 integer, accepting a 0..1 fraction (0.85 -> 85)."""
+    """0..100 integer, accepting a 0..1 fraction (0.85 -> 85) and "85%"."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = value.strip()[:-1]
     number = _number(value)
     if number is None:
         return value

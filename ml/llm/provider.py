@@ -93,12 +93,15 @@ class LlmProvider(ABC):
             try:
                 result = parse_result(task, completion.text)
             except OutputError as first:
-                completion = await self._call(system, prompts.repair_prompt(prompt, completion.text or "", str(first)))
+                repair = prompts.repair_prompt(prompt, completion.text or "", str(first))
+                completion = await self._call(system, repair)
                 tokens.append(completion)
                 try:
                     result = parse_result(task, completion.text)
                 except OutputError as second:
-                    raise ProviderInvalidOutput(f"invalid output after repair: {second}", provider=self.name) from second
+                    raise ProviderInvalidOutput(
+                        f"invalid output after repair: {second}", provider=self.name,
+                    ) from second
         except ProviderError as exc:
             exc.input_tokens, exc.output_tokens, exc.estimated_cost_usd = self._usage(tokens)
             raise

@@ -148,6 +148,19 @@ def _print_summary(stream: Stream, result: ReplayResult, stats: dict) -> None:
     for status, count in sorted(stats["raw_events_by_status"].items()):
         totals.add_row(f"webhook events {status}", str(count))
     console.print(totals)
+    understood = Table(title="What the CRM understood (local models)")
+    understood.add_column("what")
+    understood.add_column("count", justify="right")
+    for intent, count in sorted(stats["intents"].items(), key=lambda item: -item[1]):
+        understood.add_row(f"intent {intent}", str(count))
+    for category in ("hot", "warm", "cold"):
+        understood.add_row(f"{category} leads", str(stats["contacts_by_lead_category"].get(category, 0)))
+    for route, count in sorted(stats["conversations_by_route"].items(), key=lambda item: -item[1]):
+        if route != "None":
+            understood.add_row(f"conversations routed to {route}", str(count))
+    if stats["average_sentiment"] is not None:
+        understood.add_row("average sentiment (-1..1)", f"{stats['average_sentiment']:+.2f}")
+    console.print(understood)
     if stats.get("waiting"):
         console.print(f"[yellow]{stats['waiting']} events still wait for the worker (see .run/worker.log)")
     console.print("Explore: `crm events list`, `crm apikey create --name me --scope admin` then "

@@ -33,6 +33,8 @@ SPANISH = [
     "necesito factura para la compra de ayer porfa",
     "ok gracias, lo pienso y les aviso",
     "q tal, me pueden mandar fotos del {product} en color negro",
+    "buenas, soy el dueño de una tienda en {city} y necesito 40 {product} urgente para mañana, "
+    "tengo presupuesto aprobado y pago por transferencia",
 ]
 ENGLISH = [
     "hi! is the {product} still in stock?",
@@ -45,6 +47,8 @@ ENGLISH = [
     "can I return the {product} if it doesn't fit?",
     "thanks, I'll think about it",
     "hey can you send me the invoice for last week's purchase",
+    "I'm the owner of a small office in {city}, we need 25 {product} asap this week, budget approved, "
+    "send me the payment link",
 ]
 PRODUCTS = ["iPhone 15", "audifonos JBL", "laptop Lenovo", "smart TV 55", "reloj Garmin", "silla gamer",
             "cafetera Oster", "tablet Samsung"]

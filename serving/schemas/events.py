@@ -43,3 +43,7 @@ class IngestStats(BaseModel):
     lead_ads: int
     contacts: int
     conversations_by_status: dict[str, int]
+    intents: dict[str, int]
+    contacts_by_lead_category: dict[str, int]
+    conversations_by_route: dict[str, int]
+    average_sentiment: float | None

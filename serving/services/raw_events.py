@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db.models import (
     Contact,
+    IntentDetection,
+    SentimentAnalysis,
     Conversation,
     LeadAdSubmission,
     Message,
@@ -98,4 +100,8 @@ async def ingest_stats(session: AsyncSession) -> dict[str, Any]:
         "lead_ads": await count(LeadAdSubmission),
         "contacts": await count(Contact),
         "conversations_by_status": await grouped(Conversation.status),
+        "intents": await grouped(IntentDetection.primary_intent),
+        "contacts_by_lead_category": await grouped(Contact.lead_category),
+        "conversations_by_route": await grouped(Conversation.route),
+        "average_sentiment": (await session.execute(select(func.avg(SentimentAnalysis.score)))).scalar_one(),
     }

@@ -46,4 +46,5 @@ def task_prompt(task: str, message: str, context: dict | None = None) -> str:
 
 def repair_prompt(original: str, previous: str, errors: str) -> str:
     """The original prompt followed by the invalid answer and what was wrong with it."""
-    return original.rstrip() + "\n\n" + fill(load(REPAIR), previous=previous[:4_000] or "(vacía)", errors=errors)
+    repair = fill(load(REPAIR), previous=previous[:4_000] or "(vacía)", errors=errors)
+    return original.rstrip() + "\n\n" + repair

@@ -94,8 +94,8 @@ def anthropic_ok(text: str, input_tokens: int = 1100, output_tokens: int = 180) 
         "content": [{"type": "text", "text": text}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens, "cache_creation_input_tokens": 0,
-                  "cache_read_input_tokens": 0, "service_tier": "standard"},
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "service_tier": "standard"},
     }, headers={"request-id": "req_011CSHoEeqs5C35K2UUqR7Fy"})
 
 
