@@ -112,7 +112,7 @@ async def test_failures_are_retried_then_dead_lettered_with_the_error(
     calls = {"n": 0}
     real = pipeline.process_raw_event
 
-    async def broken(session, raw_event_id, renormalize=False):  # noqa: ANN001
+    async def broken(session, raw_event_id, **options):  # noqa: ANN001, ANN003
         calls["n"] += 1
         raise RuntimeError("enrichment service exploded")
 
@@ -157,11 +157,11 @@ async def test_a_transient_failure_recovers_on_retry(
     real = pipeline.process_raw_event
     calls = {"n": 0}
 
-    async def flaky(session, raw_event_id, renormalize=False):  # noqa: ANN001
+    async def flaky(session, raw_event_id, **options):  # noqa: ANN001, ANN003
         calls["n"] += 1
         if calls["n"] == 1:
             raise ConnectionError("blip")
-        return await real(session, raw_event_id, renormalize)
+        return await real(session, raw_event_id, **options)
 
     monkeypatch.setattr(pipeline, "process_raw_event", flaky)
     [stored] = await deliver(clean_db, ig_text("aWdf-flaky", "556", "hola"))
