@@ -37,6 +37,7 @@ async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            client.app = app  # type: ignore[attr-defined] - tests reach app.state (e.g. to swap the LLM chain)
             yield client
 
 

@@ -4,7 +4,7 @@ chain or cascade, see ml.llm.chain), and the routing decision that follows. One 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,8 +96,8 @@ def _llm_configured(settings: Settings) -> bool:
     return any(keys.get(name) for name in settings.llm_providers)
 
 
-def build_llm_chain(settings: Settings, local: LocalAnalyzer, sessions: SessionsProvider) -> Any:
-    from ml.llm.chain import build_chain
+def llm_call_recorder(sessions: SessionsProvider) -> Callable[[Any], Awaitable[None]]:
+    """The chain's on_call hook: every provider call (and local stand-in) becomes a row of crm.llm_calls."""
 
     async def record(call: Any) -> None:
         factory = sessions()
@@ -107,8 +107,14 @@ def build_llm_chain(settings: Settings, local: LocalAnalyzer, sessions: Sessions
             session.add(LlmCall(task=call.task, provider=call.provider, model=call.model,
                                 latency_ms=call.latency_ms, input_tokens=call.input_tokens,
                                 output_tokens=call.output_tokens, estimated_cost_usd=call.estimated_cost_usd,
-                                outcome=call.outcome, error=call.error))
+                                outcome=call.outcome, error=(call.error or None) and str(call.error)[:2000]))
             await session.commit()
+
+    return record
+
+
+def build_llm_chain(settings: Settings, local: LocalAnalyzer, sessions: SessionsProvider) -> Any:
+    from ml.llm.chain import build_chain
 
     return build_chain(
         provider_names=settings.llm_providers,
@@ -121,5 +127,5 @@ def build_llm_chain(settings: Settings, local: LocalAnalyzer, sessions: Sessions
         max_retries=settings.llm_max_retries,
         mode=settings.llm_mode,
         cascade_threshold=settings.llm_cascade_threshold,
-        on_call=record,
+        on_call=llm_call_recorder(sessions),
     )
