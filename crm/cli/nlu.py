@@ -55,12 +55,13 @@ def evaluate(
                             sentiment=(row.get(sentiment_column) or "").lower(), language="", split="test")
                     for i, row in enumerate(rows)]
         title = str(input_csv)
-    report = run_evaluation(analyzer.models, examples)
+    tasks = tuple(task for task in ("intent", "sentiment") if any(getattr(e, task) for e in examples))
+    if not tasks:
+        console.print(f"[red]no labels found: give --intent-column and/or --sentiment-column of {title}[/red]")
+        raise typer.Exit(2)
+    report = run_evaluation(analyzer.models, examples, tasks)
     console.print(f"[bold]{title}[/bold]: {report['examples']} examples")
-    for task in ("intent", "sentiment"):
-        truth_present = any(getattr(e, task) for e in examples)
-        if not truth_present:
-            continue
+    for task in tasks:
         _print_report(task, report[task])
 
 

@@ -40,7 +40,8 @@ def train_and_save(model_dir: Path, corpus_path: Path = CORPUS_PATH) -> TrainRes
     return TrainResult(models, path, time.perf_counter() - started, evaluation)
 
 
-def evaluate(models: TextModels, examples: list[Example]) -> dict[str, Any]:
+def evaluate(models: TextModels, examples: list[Example],
+             tasks: tuple[str, ...] = ("intent", "sentiment")) -> dict[str, Any]:
     """Per-class precision / recall / F1 and confusion matrices on held-out examples, through the shipped
     pipeline (sentiment includes the lexicon blend)."""
     from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
@@ -54,6 +55,8 @@ def evaluate(models: TextModels, examples: list[Example]) -> dict[str, Any]:
         ("intent", INTENTS, [e.intent for e in examples], [p.intent.primary_intent for p in predictions]),
         ("sentiment", SENTIMENTS, [e.sentiment for e in examples], [p.sentiment.sentiment for p in predictions]),
     ):
+        if task not in tasks:
+            continue
         precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=list(labels),
                                                                          zero_division=0)
         report[task] = {

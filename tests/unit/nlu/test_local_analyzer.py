@@ -86,3 +86,22 @@ def test_the_fast_scoring_path_equals_sklearn(analyzer: LocalAnalyzer) -> None:
         fast_intent, fast_sentiment = models.probabilities(text)
         assert np.allclose(list(fast_intent.values()), intents[row], atol=1e-9)
         assert np.allclose(list(fast_sentiment.values()), sentiments[row], atol=1e-9)
+
+
+def test_general_english_sentiment_keeps_up_with_the_vader_baseline(analyzer: LocalAnalyzer) -> None:
+    """Reviews and tweets are not customer chat: where the chat-trained classifier is unsure, VADER decides, so
+    the blend stays within a few points of the lexicon baseline on general English (ml/data's check set)."""
+    import csv
+
+    from sklearn.metrics import f1_score
+
+    from ml.nlu.corpus import CORPUS_PATH
+    from ml.nlu.sentiment import _vader
+
+    rows = list(csv.DictReader((CORPUS_PATH.parent / "english_sentiment_check.csv").open(encoding="utf-8")))
+    truth = [row["sentiment"] for row in rows]
+    ours = [analyzer.analyze(row["text"], language="en").sentiment.sentiment for row in rows]
+    compound = [_vader().polarity_scores(row["text"])["compound"] for row in rows]
+    vader = ["negative" if c <= -0.05 else "positive" if c >= 0.05 else "neutral" for c in compound]
+    ours_f1, vader_f1 = f1_score(truth, ours, average="macro"), f1_score(truth, vader, average="macro")
+    assert ours_f1 >= vader_f1 - 0.05, (ours_f1, vader_f1)
