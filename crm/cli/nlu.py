@@ -85,10 +85,20 @@ def _print_report(task: str, result: dict) -> None:
 
 
 def _read_rows(path: Path, text_column: str) -> list[dict[str, str]]:
+    """UTF-8 (with or without BOM); a file saved by Excel in Windows-1252 is read as such, with a note."""
     if not path.exists():
         console.print(f"[red]{path} does not exist[/red]")
         raise typer.Exit(2)
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    csv.field_size_limit(16 * 1024 * 1024)  # long messages are cut by the analyzer, not refused by the reader
+    try:
+        return _read_csv(path, text_column, "utf-8-sig")
+    except UnicodeDecodeError:
+        console.print(f"[yellow]{path} is not UTF-8; reading it as Windows-1252[/yellow]")
+        return _read_csv(path, text_column, "cp1252")
+
+
+def _read_csv(path: Path, text_column: str, encoding: str) -> list[dict[str, str]]:
+    with path.open(encoding=encoding, newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or text_column not in reader.fieldnames:
             console.print(f"[red]column {text_column!r} not in {path} (columns: {reader.fieldnames})[/red]")
@@ -110,6 +120,7 @@ def predict(
     rows = _read_rows(input_csv, text_column)
     analyzer = load_or_train(_model_dir())
     written = 0
+    output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as out:
         for row in track(rows, description=f"analysing {len(rows)} messages", console=console,
                          disable=not sys.stderr.isatty()):

@@ -38,8 +38,10 @@ def find_dates(text: str, now: datetime | None = None, languages: list[str] | No
         when = _resolve(match, now.date(), folded)
         if when is not None:
             found.append({"text": _original(text, folded, match), "date": when.isoformat()})
-    if NEEDS_PARSER.search(folded):
-        found += _dateparser(text, now, languages)
+    hit = NEEDS_PARSER.search(folded)
+    if hit:  # only a window around the first month name or numeric date: dateparser is slow on long text
+        start = max(0, hit.start() - 40)
+        found += _dateparser(text[start:hit.end() + 40], now, languages)
     return list({item["date"] + item["text"]: item for item in found}.values())
 
 

@@ -22,6 +22,8 @@ from ml.nlu.types import IntentResult, LeadScore, SentimentResult
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "nlu.joblib"
+# Longer texts are cut: a customer message rarely runs past a few hundred characters, and the cost stays bounded.
+MAX_TEXT_CHARS = 4000
 MODEL_NAME = f"local-nlu-v{MODEL_VERSION}"
 
 
@@ -47,12 +49,13 @@ class LocalAnalyzer:
 
     def analyze(self, text: str, sender_metadata: dict | None = None, language: str | None = None) -> NluResult:
         started = time.perf_counter()
+        text = text[:MAX_TEXT_CHARS]
         language = language or detect_language(text)
         intent_probabilities, sentiment_probabilities = self.models.probabilities(text)
         entities = extract_entities(text, self.catalog, language=language)
         intent = intent_result(intent_probabilities, entities)
         sentiment = analyze_sentiment(text, sentiment_probabilities, language, intent.primary_intent)
-        lead = score_lead(text, intent, sentiment, sender_metadata)
+        lead = score_lead(text, intent, sentiment, sender_metadata, catalog_loaded=bool(self.catalog))
         elapsed = (time.perf_counter() - started) * 1000
         return NluResult(language=language, intent=intent, sentiment=sentiment, lead=lead,
                          processing_time_ms=round(elapsed, 3))

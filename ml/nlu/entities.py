@@ -14,31 +14,41 @@ from ml.nlu.lexicons import URGENCY
 from ml.nlu.text import fold, matches
 from ml.nlu.types import Entities
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# Anchored and bounded: an unanchored `[\w.+-]+@` rescans a long word run from every position (quadratic).
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 PHONE = re.compile(r"(?<![\w#])\+?\d[\d\s().-]{6,16}\d(?![\w%])")
+# "#A1023", "pedido 45891", "order no. 1234": an order word needs 4+ digits (or "#" / "no."), so "order 200 units"
+# stays a quantity.
 ORDER = re.compile(
     r"(?:#\s?([A-Z]{0,4}-?\d{3,12})\b)|(?:\b(?:pedido|orden|order|factura|invoice|tracking|guia|ticket)"
-    r"(?:\s+(?:n(?:o|ro|um(?:ber)?)?\.?|#|numero))?\s*:?\s*#?\s*([A-Z]{0,4}-?\d{3,12})\b)",
+    r"(?:\s+(?:n(?:o|ro|um(?:ber)?)?\.|#|numero|number))?\s*:?\s*#?\s*([A-Z]{0,4}-?\d{4,12}|[A-Z]{1,4}-?\d{3,12})\b"
+    r"(?!\s+(?:unidades|units|cajas|boxes|piezas|pcs|pares|pairs)))",
     re.IGNORECASE,
 )
+# Digit runs are bounded and anchored so a flood of digits cannot make the match quadratic.
+_AMOUNT = r"(?<![\d.,])(?:\d{1,3}(?:[.,]\d{3}){1,4}(?:[.,]\d{1,2})?|\d{1,9}(?:[.,]\d{1,2})?)(?![\d])"
 MONEY = re.compile(
-    r"(?:(?P<cur1>US\$|USD|B/\.|\$|€|EUR)\s?(?P<amt1>\d{1,3}(?:[.,]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?))"
-    r"|(?:(?P<amt2>\d{1,3}(?:[.,]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)\s?(?P<cur2>dolares|dólares|dollars|"
-    r"usd|balboas|bucks|lucas|pesos|euros))",
+    r"(?:(?P<cur1>US\$|USD|B/\.|\$|€|EUR)\s?(?P<amt1>" + _AMOUNT + r"))"
+    r"|(?:(?P<amt2>" + _AMOUNT + r")\s?(?P<cur2>dolares|dólares|dollars|usd|balboas|bucks|lucas|pesos|euros))",
     re.IGNORECASE,
 )
 NUMBER_WORDS = {"un": 1, "una": 1, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
                 "ocho": 8, "nueve": 9, "diez": 10, "doce": 12, "veinte": 20, "cien": 100, "one": 1, "two": 2,
                 "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
                 "twelve": 12, "twenty": 20, "hundred": 100, "docena": 12, "dozen": 12, "par": 2, "pair": 2}
+# A number followed by a unit, or by a plural noun ("10 laptops", "tres sillas"); "iphone 15 hoy", "15 de
+# diciembre" and "una empresa" are not quantities.
 QUANTITY = re.compile(
-    r"\b(?:(\d{1,5})|(" + "|".join(NUMBER_WORDS) + r"))\s+(?:de\s+)?(?:unidades?|units?|pcs|piezas?|cajas?|boxes?|"
-    r"pares?|pairs?|[a-záéíóúñ]{3,})", re.IGNORECASE)
+    r"(?<![\w.,/-])(?:(\d{1,5})|(" + "|".join(NUMBER_WORDS) + r"))\s+(?:(?:de\s+)?(unidades?|units?|pcs|piezas?|"
+    r"cajas?|boxes?|pares?|pairs?|docenas?|dozens?)|([a-záéíóúñ]{3,}(?:s|es)))\b", re.IGNORECASE)
 QUANTITY_VERB = re.compile(r"\b(?:quiero|necesito|ocupo|dame|mandame|send me|i need|i want|need|want)\s+(\d{1,5})\b",
                            re.IGNORECASE)
-NOT_QUANTITY_UNITS = {"dias", "días", "days", "horas", "hours", "semanas", "weeks", "meses", "months", "años",
-                      "years", "minutos", "minutes", "veces", "times", "dolares", "dólares", "dollars", "balboas",
-                      "pesos", "euros", "usd", "pulgadas", "inches", "gb", "tb", "mah"}
+NOT_QUANTITY_UNITS = {"dias", "days", "horas", "hours", "semanas", "weeks", "meses", "months", "anos", "years",
+                      "minutos", "minutes", "veces", "times", "dolares", "dollars", "balboas", "pesos", "euros",
+                      "pulgadas", "inches", "mensajes", "messages", "cuotas", "pagos", "payments", "llamadas",
+                      "calls", "correos", "emails", "personas", "people", "estrellas", "stars"}
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DOTTED_THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +60,24 @@ class CatalogProduct:
 def extract_entities(text: str, catalog: Sequence[CatalogProduct] = (), now: datetime | None = None,
                      language: str | None = None) -> Entities:
     folded = fold(text)
-    emails = EMAIL.findall(text)
-    email_spans = " ".join(emails)
-    orders = [a or b for a, b in ORDER.findall(text)]
-    phones = [p.strip() for p in PHONE.findall(text)
-              if sum(c.isdigit() for c in p) >= 7 and p.strip().lstrip("#") not in orders and p not in email_spans
-              and not _looks_like_money_or_date(p)]
+    taken: list[tuple[int, int]] = []  # spans already explained (emails, orders, money): never a phone too
+    emails = []
+    for match in (EMAIL.finditer(text) if "@" in text else ()):
+        emails.append(match.group(0))
+        taken.append(match.span())
+    orders = []
+    for match in ORDER.finditer(text):
+        orders.append(match.group(1) or match.group(2))
+        taken.append(match.span())
+    money = []
+    for match in MONEY.finditer(text):
+        money.append({"amount": _amount(match.group("amt1") or match.group("amt2")),
+                      "currency": _currency(match.group("cur1") or match.group("cur2"))})
+        taken.append(match.span())
+    phones = [match.group(0).strip() for match in PHONE.finditer(text)
+              if sum(c.isdigit() for c in match.group(0)) >= 7 and not _overlaps(match.span(), taken)
+              and not _looks_like_money_or_date(match.group(0))]
     years = {int(y) for y in re.findall(r"\b(19\d\d|20\d\d)\b", text)}
-    money = [{"amount": _amount(m.group("amt1") or m.group("amt2")),
-              "currency": _currency(m.group("cur1") or m.group("cur2"))} for m in MONEY.finditer(text)]
     return Entities(
         products=match_products(folded, catalog),
         quantities=[q for q in _quantities(text) if str(q) not in orders and q not in years],
@@ -71,8 +90,14 @@ def extract_entities(text: str, catalog: Sequence[CatalogProduct] = (), now: dat
     )
 
 
+def _overlaps(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in taken)
+
+
 def _looks_like_money_or_date(candidate: str) -> bool:
-    return bool(re.fullmatch(r"\d{1,2}[/-]\d{1,2}([/-]\d{2,4})?", candidate.strip()))
+    candidate = candidate.strip()
+    return bool(re.fullmatch(r"\d{1,2}[/-]\d{1,2}([/-]\d{2,4})?", candidate) or ISO_DATE.fullmatch(candidate)
+                or DOTTED_THOUSANDS.fullmatch(candidate))
 
 
 def _amount(raw: str) -> float:
@@ -100,9 +125,9 @@ def _currency(raw: str) -> str:
 
 def _quantities(text: str) -> list[int]:
     found: list[int] = []
-    for number, word in ((m.group(1), m.group(2)) for m in QUANTITY.finditer(text)):
-        unit = text[text.lower().find((number or word).lower()):].split()[1:2]
-        if unit and fold(unit[0]).strip(".,!?") in NOT_QUANTITY_UNITS:
+    for match in QUANTITY.finditer(text):
+        number, word, unit, noun = match.group(1), match.group(2), match.group(3), match.group(4)
+        if noun and fold(noun) in NOT_QUANTITY_UNITS:
             continue
         found.append(int(number) if number else NUMBER_WORDS[word.lower()])
     found += [int(m.group(1)) for m in QUANTITY_VERB.finditer(text)]

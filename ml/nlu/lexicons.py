@@ -11,7 +11,7 @@ EMOTIONS: dict[str, tuple[str, ...]] = {
         r"molest[oa]s?", r"furios[oa]", r"rabia", r"enojad[oa]", r"arrech[oa]", r"indignad[oa]", r"harto", r"harta",
         r"que falta de respeto", r"estafa(dores)?", r"ladrones", r"basura", r"pesimo", r"horrible", r"mierda",
         r"angry", r"furious", r"pissed", r"outrage(ous)?", r"ridiculous", r"scam(mers)?", r"unacceptable",
-        r"wtf", r"disgusting", r"worst", r"hate", r"😡", r"😠", r"🤬", r"\b[A-Z]{5,}\b",
+        r"wtf", r"disgusting", r"worst", r"hate", r"😡", r"😠", r"🤬",
     ),
     "frustration": (
         r"otra vez", r"de nuevo", r"ya van \w+", r"nadie (me )?(responde|contesta)", r"sigo esperando",
@@ -41,7 +41,7 @@ EMOTIONS: dict[str, tuple[str, ...]] = {
 
 URGENCY: dict[str, tuple[str, ...]] = {
     "critical": (r"urgent[ei]sim[oa]", r"emergencia", r"ya mismo", r"ahora mismo", r"inmediatamente",
-                 r"lo antes posible ya", r"asap!+", r"emergency", r"right now", r"immediately", r"!!!+"),
+                 r"lo antes posible ya", r"asap!+", r"emergency", r"right now", r"immediately"),
     "high": (r"urgente", r"urge", r"hoy mismo", r"para hoy", r"hoy", r"cuanto antes", r"lo antes posible", r"rapido",
              r"manana", r"asap", r"urgent", r"today", r"tonight", r"tomorrow", r"as soon as possible", r"\bnow\b",
              r"right away", r"ya ya", r"lo necesito ya"),
@@ -72,7 +72,8 @@ BUDGET: tuple[str, ...] = (
     r"pago (con|por) (yappy|tarjeta|ach|transferencia|nequi|zelle|paypal)", r"yappy", r"\bach\b", r"transferencia",
     r"tarjeta", r"hasta \$?\d+", r"puedo pagar", r"ya tengo (el|la) (plata|dinero)", r"financiamiento", r"cuotas",
     r"budget", r"cash", r"credit card", r"card", r"paypal", r"zelle", r"can pay", r"ready to pay", r"payment link",
-    r"link de pago", r"approved budget", r"up to \$?\d+",
+    r"link de pago", r"approved budget", r"up to \$?\d+", r"como (pago|te pago|les pago|hago el pago)",
+    r"donde (pago|deposito)", r"how (do|can) i pay", r"payment", r"te (pago|transfiero|deposito)",
 )
 
 PURCHASE_WORDS: tuple[str, ...] = (

@@ -3,6 +3,7 @@ rule-based dimensions the spec asks for: emotions, urgency, churn risk and the p
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from ml.nlu.lexicons import CHURN, EMOTIONS, SPANISH_NEGATIVE, SPANISH_POSITIVE, URGENCY
@@ -61,7 +62,9 @@ def analyze_sentiment(text: str, probabilities: dict[str, float], language: str,
     confidence = _confidence(label, probabilities, score)
 
     emotions, emotion_words = _emotions(text, folded)
-    urgency, urgency_words = urgency_level(folded, label, emotions)
+    if label == "negative":
+        emotions, emotion_words = _shouting(text, emotions, emotion_words)
+    urgency, urgency_words = urgency_level(folded, label, emotions, exclamations="!!!" in text)
     churn_words = matches(CHURN, folded)
     churn = churn_risk(score, emotions, churn_words, intent)
     triggers = list(dict.fromkeys(churn_words + emotion_words + urgency_words + lexical_words))[:10]
@@ -76,11 +79,24 @@ def _confidence(label: str, probabilities: dict[str, float], score: float) -> fl
     return max(0.34, min(0.99, 0.6 * probabilities.get(label, 0.34) + 0.4 * min(1.0, 0.5 + margin)))
 
 
+SHOUTED_WORD = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{4,}\b")
+
+
+def _shouting(text: str, emotions: dict[str, float], words: list[str]) -> tuple[dict[str, float], list[str]]:
+    """Words in capitals raise anger only in a message that is already negative: many customers type every
+    message in capitals, and brand names (SAMSUNG) are capitals too."""
+    shouted = SHOUTED_WORD.findall(text)
+    if len(shouted) >= 2:
+        emotions = {**emotions, "anger": round(min(1.0, emotions.get("anger", 0.3) + 0.2), 2)}
+        words = words + shouted[:3]
+    return emotions, words
+
+
 def _emotions(text: str, folded: str) -> tuple[dict[str, float], list[str]]:
     scores: dict[str, float] = {}
     words: list[str] = []
     for emotion, terms in EMOTIONS.items():
-        found = matches(terms, folded, text if emotion == "anger" else None)
+        found = matches(terms, folded)
         if found:
             intensity = 0.45 + 0.2 * (len(found) - 1) + (0.15 if "!" in text else 0.0)
             scores[emotion] = round(min(1.0, intensity), 2)
@@ -88,9 +104,12 @@ def _emotions(text: str, folded: str) -> tuple[dict[str, float], list[str]]:
     return scores, words
 
 
-def urgency_level(folded: str, label: str, emotions: dict[str, float]) -> tuple[str, list[str]]:
+def urgency_level(folded: str, label: str, emotions: dict[str, float], exclamations: bool = False
+                  ) -> tuple[str, list[str]]:
+    if exclamations and label == "negative":  # "!!!" in an angry message; in "me encantó!!!" it is joy
+        return "critical", ["!!!"]
     for level in ("critical", "high", "medium"):
-        found = matches(URGENCY[level], folded)
+        found = [word for word in matches(URGENCY[level], folded) if not _time_of_day(word, folded)]
         if found:
             if level == "high" and label == "negative" and emotions.get("anger", 0) >= 0.6:
                 return "critical", found
@@ -98,6 +117,11 @@ def urgency_level(folded: str, label: str, emotions: dict[str, float]) -> tuple[
     if label == "negative" and (emotions.get("anger", 0) >= 0.6 or emotions.get("frustration", 0) >= 0.6):
         return "high", []
     return ("medium", []) if label == "negative" else ("low", [])
+
+
+def _time_of_day(word: str, folded: str) -> bool:
+    """"por la mañana" / "en la mañana" is the morning, not tomorrow."""
+    return word == "manana" and bool(re.search(r"(?:la|por la|en la|de la|esta)\s+manana", folded))
 
 
 def churn_risk(score: float, emotions: dict[str, float], churn_words: list[str], intent: str | None) -> int:

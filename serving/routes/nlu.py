@@ -25,11 +25,12 @@ from serving.services.understanding import Understanding, Understood
 router = APIRouter(tags=["understanding"])
 
 
-async def _understand(request: Request, session: SessionDep, text: str, metadata: dict | None = None
+async def _understand(request: Request, session: SessionDep, text: str, metadata: dict | None = None,
+                      context: dict | None = None, tasks: tuple[str, ...] = ("intent", "sentiment", "lead")
                       ) -> tuple[Understood, object]:
     understanding: Understanding = request.app.state.understanding
     await understanding.refresh_catalog(session)
-    understood = await understanding.understand(text, metadata)
+    understood = await understanding.understand(text, metadata, context=context, tasks=tasks)
     ids = await save_understood(session, understood, source="api")
     await session.commit()
     return understood, ids
@@ -40,7 +41,7 @@ async def classify_lead(body: LeadClassifyRequest, request: Request, session: Se
                         _: ReadKey) -> LeadScoreResponse:
     """Lead score 0-100 (urgency, decision power, budget, product fit), hot / warm / cold, and what to do."""
     metadata = body.sender_metadata.model_dump(exclude_none=True) if body.sender_metadata else None
-    understood, ids = await _understand(request, session, body.message, metadata)
+    understood, ids = await _understand(request, session, body.message, metadata, body.context, ("lead",))
     lead = understood.lead
     return LeadScoreResponse(lead_id=f"lead_{ids.lead_id}", score=lead.score, category=lead.category,
                              reasoning=lead.reasoning, recommended_action=lead.recommended_action,
@@ -53,7 +54,7 @@ async def classify_lead(body: LeadClassifyRequest, request: Request, session: Se
 async def detect_intent(body: MessageRequest, request: Request, session: SessionDep,
                         _: ReadKey) -> IntentResponse:
     """Primary and secondary intents (the spec's 11), confidence and entities."""
-    understood, ids = await _understand(request, session, body.message)
+    understood, ids = await _understand(request, session, body.message, context=body.context, tasks=("intent",))
     intent = understood.intent
     return IntentResponse(intent_id=f"intent_{ids.intent_id}", primary_intent=intent.primary_intent,
                           secondary_intents=intent.secondary_intents, confidence=intent.confidence,
@@ -66,7 +67,8 @@ async def detect_intent(body: MessageRequest, request: Request, session: Session
 async def analyze_sentiment(body: MessageRequest, request: Request, session: SessionDep,
                             _: ReadKey) -> SentimentResponse:
     """Label, score -1..1, emotions, urgency, churn risk and the phrases behind them."""
-    understood, ids = await _understand(request, session, body.message)
+    understood, ids = await _understand(request, session, body.message, context=body.context,
+                                        tasks=("sentiment",))
     s = understood.sentiment
     return SentimentResponse(sentiment_id=f"sentiment_{ids.sentiment_id}", sentiment=s.sentiment, score=s.score,
                              confidence=s.confidence, emotions=s.emotions, urgency_level=s.urgency_level,

@@ -14,18 +14,20 @@ MessageText = Annotated[str, StringConstraints(strip_whitespace=True, min_length
                                                strict=True)]
 
 
+def require_text(value: str) -> str:
+    """Letters, digits or emojis; not only punctuation, whitespace or invisible characters."""
+    if not any(ch.isalnum() or (ord(ch) > 0x2100 and not ch.isspace() and ch.isprintable()) for ch in value):
+        raise ValueError("message has no text to analyse (only punctuation, whitespace or invisible characters)")
+    return value
+
+
 class MessageRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     message: MessageText = Field(description=f"the customer's text, 1 to {MAX_MESSAGE_CHARS} characters")
-    context: dict[str, Any] | None = None
+    context: dict[str, Any] | None = Field(None, description="extra context for an LLM provider, if configured")
 
-    @field_validator("message")
-    @classmethod
-    def _has_text(cls, value: str) -> str:
-        if not any(ch.isalnum() or ord(ch) > 0x2000 for ch in value):
-            raise ValueError("message has no text to analyse (only punctuation or whitespace)")
-        return value
+    _has_text = field_validator("message")(classmethod(lambda cls, value: require_text(value)))
 
 
 class SenderMetadata(BaseModel):
@@ -90,6 +92,11 @@ class RoutingRequest(BaseModel):
 
     message: MessageText | None = None
     signals: RoutingSignals | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _has_text(cls, value: str | None) -> str | None:
+        return None if value is None else require_text(value)
 
     def model_post_init(self, __context: Any) -> None:
         if (self.message is None) == (self.signals is None):

@@ -6,7 +6,7 @@ Idempotent: rows already processed are skipped, so a retry after a crash finishe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
@@ -104,7 +104,13 @@ async def _process_messages(session: AsyncSession, raw_event_id: int, summary: P
         summary.messages += 1
 
 
-NOT_ANALYZED_TYPES = {"reaction", "system", "unsupported", "unknown", "referral", "optin", "message_edit"}
+NOT_ANALYZED_TYPES = {"reaction", "system", "unsupported", "unknown", "referral", "optin", "message_edit",
+                      "location", "contacts"}
+# A lead score stays for a week unless a newer message scores higher: "ok gracias" after "necesito 200 sillas
+# hoy" does not make the contact cold.
+LEAD_SCORE_HOLD = timedelta(days=7)
+# Below this many letters the language guess is too weak to change what the contact is answered in.
+LANGUAGE_MIN_LETTERS = 15
 
 
 def is_analyzable(message: Message) -> bool:
@@ -116,7 +122,8 @@ def is_analyzable(message: Message) -> bool:
 async def _understand_message(session: AsyncSession, understanding: Understanding, message: Message,
                               contact: Contact, conversation: Conversation) -> None:
     text = message.text[:MAX_MESSAGE_CHARS] if message.text else ""
-    metadata = {"name": contact.display_name, "phone": contact.phone_e164, "channel": message.channel}
+    # No phone number or name: this context may go to an LLM provider, and it adds nothing to the scoring.
+    metadata = {"channel": message.channel, "previous_messages": conversation.message_count}
     understood = await understanding.understand(text, metadata)
     await save_understood(session, understood, message_id=message.id, contact_id=contact.id,
                           conversation_id=conversation.id, source="pipeline")
@@ -127,10 +134,22 @@ async def _understand_message(session: AsyncSession, understanding: Understandin
     conversation.last_intent = understood.intent.primary_intent
     conversation.route = understood.routing.destination
     conversation.priority = understood.routing.priority
-    contact.lead_score = understood.lead.score
-    contact.lead_category = understood.lead.category
-    contact.lead_scored_at = message.sent_at or datetime.now(UTC)
-    contact.language = understood.language
+    scored_at = message.sent_at or datetime.now(UTC)
+    if _takes_lead_score(contact, understood.lead.score, scored_at):
+        contact.lead_score = understood.lead.score
+        contact.lead_category = understood.lead.category
+        contact.lead_scored_at = scored_at
+    if contact.language is None or sum(ch.isalpha() for ch in text) >= LANGUAGE_MIN_LETTERS:
+        contact.language = understood.language
+
+
+def _takes_lead_score(contact: Contact, score: int, scored_at: datetime) -> bool:
+    """Newer messages replace the score, except a lower one within the hold period; older ones never do."""
+    if contact.lead_scored_at is None or contact.lead_score is None:
+        return True
+    if scored_at < contact.lead_scored_at:
+        return False
+    return score >= contact.lead_score or scored_at - contact.lead_scored_at > LEAD_SCORE_HOLD
 
 
 async def _renormalize(session: AsyncSession, event: RawWebhookEvent) -> None:

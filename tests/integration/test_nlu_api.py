@@ -30,7 +30,7 @@ async def test_classify_lead_returns_the_spec_shape_and_stores_it(clean_db: str,
     for field in ("lead_id", "score", "category", "reasoning", "recommended_action", "ai_model_used",
                   "processing_time_ms", "factors", "language"):
         assert field in data
-    assert data["category"] in ("hot", "warm") and data["score"] >= 50 and data["language"] == "es"
+    assert data["category"] == "hot" and data["score"] >= 80 and data["language"] == "es"
     assert data["ai_model_used"].startswith("local-nlu")
     stored = await fetch_one(db, "SELECT score, category, source FROM crm.lead_classifications")
     assert stored == {"score": data["score"], "category": data["category"], "source": "api"}

@@ -49,3 +49,26 @@ def test_dates_and_urgency_in_both_languages() -> None:
 
 def test_durations_are_not_quantities() -> None:
     assert extract_entities("hace 3 dias pedi 5 unidades", [], NOW).quantities == [5]
+
+
+@pytest.mark.parametrize(("text", "quantities", "orders", "phones"), [
+    ("I'd like to order 200 units", [200], [], []),
+    ("quiero hacer un pedido 300 cajas", [300], [], []),
+    ("lo quiero para el 15 de diciembre", [], [], []),
+    ("quiero comprar el iphone 15 hoy mismo", [], [], []),
+    ("somos una empresa con 2 años de garantia", [], [], []),
+    ("mi guia #PA-12345678 no aparece", [], ["PA-12345678"], []),
+    ("cuesta 1.500.000 pesos, entrega 2026-12-15", [], [], []),
+    ("order 45891 was supposed to arrive", [], ["45891"], []),
+])
+def test_numbers_are_not_mistaken_for_one_another(text: str, quantities: list[int], orders: list[str],
+                                                  phones: list[str]) -> None:
+    entities = extract_entities(text, [], NOW)
+    assert (entities.quantities, entities.order_numbers, entities.phones) == (quantities, orders, phones)
+
+
+def test_a_flood_of_digits_or_letters_is_handled_at_once() -> None:
+    """Bounded patterns: a 16,000-character field must not hang the analysis (no timing asserted, the test
+    simply finishes; before the fix the email pattern alone took over a second per call)."""
+    for text in ("1" * 16_000, "a" * 16_000 + "@", "x@" * 8_000):
+        extract_entities(text, [], NOW)

@@ -105,3 +105,17 @@ def test_general_english_sentiment_keeps_up_with_the_vader_baseline(analyzer: Lo
     vader = ["negative" if c <= -0.05 else "positive" if c >= 0.05 else "neutral" for c in compound]
     ours_f1, vader_f1 = f1_score(truth, ours, average="macro"), f1_score(truth, vader, average="macro")
     assert ours_f1 >= vader_f1 - 0.05, (ours_f1, vader_f1)
+
+
+def test_exclamations_and_capitals_are_not_anger_by_themselves(analyzer: LocalAnalyzer) -> None:
+    happy = analyzer.analyze("Me encantó!!! mil gracias!!!").sentiment
+    assert happy.sentiment == "positive" and happy.urgency_level == "low" and "anger" not in happy.emotions
+    brand = analyzer.analyze("Hola, tienen el SAMSUNG Galaxy S24?").sentiment
+    assert "anger" not in brand.emotions and brand.sentiment != "negative"
+    capitals = analyzer.analyze("HOLA BUENAS TARDES QUIERO INFORMACION DEL IPHONE").sentiment
+    assert capitals.sentiment != "negative" and capitals.churn_risk < 20
+
+
+def test_the_morning_is_not_tomorrow(analyzer: LocalAnalyzer) -> None:
+    result = analyzer.analyze("te escribo por la mañana para ver los colores")
+    assert result.intent.entities.dates == [] and result.sentiment.urgency_level == "low"
