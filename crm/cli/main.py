@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm.cli import apikeys, db, events, nlu, services
+from crm.cli import apikeys, catalog, db, events, nlu, services
 
 app = typer.Typer(
     name="crm",
@@ -16,6 +16,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(events.app, name="events")
 app.add_typer(nlu.app, name="nlu")
+app.add_typer(catalog.app, name="catalog")
 app.command()(services.serve)
 app.command()(services.worker)
 app.command()(services.stop)

@@ -22,7 +22,14 @@ def _database_url() -> str:
     return sqlalchemy_url(url)
 
 
+# Managed in SQL by their migrations, not by the models: generated search columns and their indexes.
+_SQL_MANAGED = {"search_spanish", "search_english", "ix_products_search_spanish", "ix_products_search_english",
+                "ix_products_name_trgm"}
+
+
 def _include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    if name in _SQL_MANAGED:
+        return False
     # procrastinate's tables live in the crm schema but are managed by its own SQL, not by our models.
     if type_ == "table" and name and (name.startswith("procrastinate_") or name == "alembic_version"):
         return False

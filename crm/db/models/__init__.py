@@ -3,6 +3,7 @@
 from crm.db.base import Base
 from crm.db.models.auth import ApiKey
 from crm.db.models.automation import AutomationEvent
+from crm.db.models.catalog import Faq, Policy
 from crm.db.models.channels import ChannelAccount
 from crm.db.models.commerce import Cart, CartItem, Invoice, Opportunity, Order, OrderLine, Product
 from crm.db.models.contacts import Contact, ContactIdentity
@@ -25,6 +26,8 @@ __all__ = [
     "CartItem",
     "ChannelAccount",
     "Contact",
+    "Faq",
+    "Policy",
     "ContactIdentity",
     "Conversation",
     "IntentDetection",
