@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     meta_verify_token: str | None = None
     meta_graph_base_url: str = "https://graph.facebook.com"
     meta_graph_version: str = "v21.0"
+    # Used for sends when a channel account has no token of its own (the local sandbox needs none).
+    meta_access_token: str | None = None
     webhook_max_body_bytes: int = 2 * 1024 * 1024
     webhook_write_timeout_s: float = 5.0
 

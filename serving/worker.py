@@ -20,7 +20,8 @@ from crm.db.engine import CONNECTION_OPTIONS, create_engine, session_factory
 from crm.db.models import RawWebhookEvent
 from crm.db.urls import plain_url
 from crm.settings import get_settings
-from serving.services import pipeline
+from serving.services import outbox, pipeline
+from serving.services.channels.graph import GraphClient
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
 from serving.services.understanding import Understanding
 
@@ -39,6 +40,7 @@ app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths
 
 _sessions: async_sessionmaker[AsyncSession] | None = None
 _understanding: Understanding | None = None
+_graph: GraphClient | None = None
 
 
 def _session_factory() -> async_sessionmaker[AsyncSession]:
@@ -76,6 +78,16 @@ async def record_failure(sessions: async_sessionmaker[AsyncSession], raw_event_i
     log_method("worker.event_failed", raw_event_id=raw_event_id, status=status, error=error)
 
 
+send_retry = RetryStrategy(max_attempts=10, exponential_wait=2, retry_exceptions=[outbox.RetryLater])
+
+
+@app.task(name=outbox.SEND_TASK, queue=outbox.OUTBOUND_QUEUE, retry=send_retry)
+async def send_outbound(outbound_id: int) -> None:
+    if _graph is None:
+        raise RuntimeError("worker Graph client not configured: start it with `crm worker`")
+    await outbox.send_outbound(_session_factory(), _graph, get_settings(), outbound_id)
+
+
 @app.periodic(cron="* * * * *")
 @app.task(name="retry_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def retry_stalled_jobs_task(context: JobContext, timestamp: int) -> None:
@@ -104,9 +116,11 @@ def build_connector(database_url: str) -> procrastinate.PsycopgConnector:
 @asynccontextmanager
 async def worker_resources(database_url: str) -> AsyncIterator[procrastinate.App]:
     """Open the session factory and the queue connection for `database_url`."""
-    global _sessions, _understanding
+    global _sessions, _understanding, _graph
     engine = create_engine(database_url, pool_size=max(2, _settings.worker_concurrency))
     _sessions = session_factory(engine)
+    settings = get_settings()  # read now, not at import: the Graph base URL may point at the local sandbox
+    _graph = GraphClient(settings.meta_graph_base_url, settings.meta_graph_version)
     if _understanding is None:
         _understanding = await asyncio.to_thread(Understanding.from_settings, _settings, lambda: _sessions)
     try:
@@ -115,6 +129,8 @@ async def worker_resources(database_url: str) -> AsyncIterator[procrastinate.App
                 yield worker_app
     finally:
         _sessions = None
+        await _graph.aclose()
+        _graph = None
         await engine.dispose()
 
 
@@ -125,7 +141,7 @@ async def run_worker(database_url: str, concurrency: int | None = None, wait: bo
         if wait:
             await retry_stalled_jobs(worker_app)
         await worker_app.run_worker_async(
-            queues=[INBOUND_QUEUE, MAINTENANCE_QUEUE],
+            queues=[INBOUND_QUEUE, outbox.OUTBOUND_QUEUE, MAINTENANCE_QUEUE],
             shutdown_graceful_timeout=10.0,
             concurrency=concurrency or _settings.worker_concurrency,
             wait=wait,

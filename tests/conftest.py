@@ -74,3 +74,32 @@ async def db(clean_db: str) -> AsyncIterator[psycopg.AsyncConnection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def graph_sandbox() -> Iterator[str]:
+    """The Graph sandbox on a free port, in a thread; sends from the worker go there (not to Meta)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from serving.sandbox import create_sandbox
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_sandbox(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    os.environ["META_GRAPH_BASE_URL"] = url
+    from crm.settings import get_settings
+
+    get_settings.cache_clear()
+    yield url
+    server.should_exit = True
+    thread.join(timeout=5)

@@ -20,6 +20,7 @@ app.add_typer(catalog.app, name="catalog")
 app.command()(services.serve)
 app.command()(services.worker)
 app.command()(services.stop)
+app.command()(services.sandbox)
 
 
 @app.command()

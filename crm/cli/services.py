@@ -29,11 +29,27 @@ def _uvicorn_args() -> list[str]:
     ]
 
 
+SANDBOX_URL = "http://127.0.0.1:8765"
+
+
+def start_sandbox(api_base_url: str) -> str:
+    """The local Graph sandbox (what `crm sandbox` serves), posting status webhooks back to the API."""
+    from crm.cli.processes import SANDBOX
+
+    SANDBOX.start(["-m", "uvicorn", "serving.sandbox:app_from_env", "--factory", "--host", "127.0.0.1",
+                   "--port", "8765", "--log-level", "warning"],
+                  {"SANDBOX_WEBHOOK_URL": f"{api_base_url}/api/v1/webhooks/inbound"})
+    return SANDBOX_URL
+
+
 def start_background() -> str:
-    """Start API and worker detached and return once /readyz answers; idempotent."""
+    """Start API and worker detached and return once /readyz answers; idempotent. In development, without
+    META_GRAPH_BASE_URL set, sends go to the local Graph sandbox (Meta cannot be reached from a laptop demo)."""
     database_url = ensure_database()
     settings = get_settings()
     env = {"DATABASE_URL": database_url}
+    if not settings.is_production and "META_GRAPH_BASE_URL" not in os.environ:
+        env["META_GRAPH_BASE_URL"] = start_sandbox(settings.api_base_url)
     WORKER.start(["-m", "crm.cli.main", "worker"], env)
     API.start(_uvicorn_args(), env)
     try:
@@ -67,6 +83,21 @@ def serve(
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     raise typer.Exit(code)
+
+
+def sandbox(
+    port: int = typer.Option(8765, help="Port on 127.0.0.1."),
+    webhook_url: str = typer.Option(None, help="Where to post status webhooks (default: this machine's API)."),
+) -> None:
+    """Serve the local Graph API sandbox in the foreground (records sends at GET /_sandbox/messages)."""
+    import uvicorn
+
+    from serving.sandbox import create_sandbox
+
+    settings = get_settings()
+    url = webhook_url or f"{settings.api_base_url}/api/v1/webhooks/inbound"
+    secret = settings.meta_app_secret[0] if settings.meta_app_secret else None
+    uvicorn.run(create_sandbox(url, secret), host="127.0.0.1", port=port, log_level="warning")
 
 
 def worker(

@@ -77,6 +77,7 @@ async def wait_for_worker(timeout_s: float = 60.0) -> dict:
             async with sessions() as session:
                 stats = await ingest_stats(session)
             waiting = sum(stats["raw_events_by_status"].get(s, 0) for s in ("queued", "retrying"))
+            waiting += sum(stats["outbound_by_status"].get(s, 0) for s in ("queued", "sending"))
             if waiting == 0 or time.monotonic() > deadline:
                 stats["waiting"] = waiting
                 return stats
@@ -158,6 +159,8 @@ def _print_summary(stream: Stream, result: ReplayResult, stats: dict) -> None:
     for route, count in sorted(stats["conversations_by_route"].items(), key=lambda item: -item[1]):
         if route != "None":
             understood.add_row(f"conversations routed to {route}", str(count))
+    for status, count in sorted(stats["outbound_by_status"].items()):
+        understood.add_row(f"replies {status} (Graph sandbox)", str(count))
     if stats["average_sentiment"] is not None:
         understood.add_row("average sentiment (-1..1)", f"{stats['average_sentiment']:+.2f}")
     console.print(understood)

@@ -47,3 +47,4 @@ class IngestStats(BaseModel):
     contacts_by_lead_category: dict[str, int]
     conversations_by_route: dict[str, int]
     average_sentiment: float | None
+    outbound_by_status: dict[str, int]

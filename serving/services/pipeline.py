@@ -21,6 +21,7 @@ from serving.services.ingest.parser import parse_webhook
 from serving.services.ingest.store import IncomingDelivery, build_statement
 from serving.schemas.nlu import MAX_MESSAGE_CHARS
 from serving.services.analysis_records import save_understood
+from serving.services.chat.agent import reply_to
 from serving.services.statuses import apply_recorded_status
 from serving.services.understanding import Understanding
 
@@ -141,6 +142,8 @@ async def _understand_message(session: AsyncSession, understanding: Understandin
         contact.lead_scored_at = scored_at
     if contact.language is None or sum(ch.isalpha() for ch in text) >= LANGUAGE_MIN_LETTERS:
         contact.language = understood.language
+    if await reply_to(session, understood, message, contact, conversation) is not None:
+        log.info("pipeline.reply_queued", message_id=message.id, conversation_id=conversation.id)
 
 
 def _takes_lead_score(contact: Contact, score: int, scored_at: datetime) -> bool:

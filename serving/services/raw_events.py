@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.db.models import (
     Contact,
     IntentDetection,
+    OutboundMessage,
     SentimentAnalysis,
     Conversation,
     LeadAdSubmission,
@@ -104,4 +105,5 @@ async def ingest_stats(session: AsyncSession) -> dict[str, Any]:
         "contacts_by_lead_category": await grouped(Contact.lead_category),
         "conversations_by_route": await grouped(Conversation.route),
         "average_sentiment": (await session.execute(select(func.avg(SentimentAnalysis.score)))).scalar_one(),
+        "outbound_by_status": await grouped(OutboundMessage.status),
     }

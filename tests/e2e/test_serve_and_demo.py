@@ -37,9 +37,10 @@ def crm(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.Com
 
 
 @pytest.fixture
-def stack_env(clean_db: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+def stack_env(clean_db: str, tmp_path: Path, graph_sandbox: str) -> Iterator[dict[str, str]]:
     env = {
         **os.environ,
+        "META_GRAPH_BASE_URL": graph_sandbox,
         "DATABASE_URL": clean_db,
         "API_PORT": str(free_port()),
         "API_WORKERS": "2",  # two processes: deduplication must hold across them, not just inside one

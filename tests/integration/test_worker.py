@@ -12,7 +12,7 @@ from serving.services import pipeline
 from serving.services.ingest.store import PROCESS_TASK
 from tests.helpers import api_client, count, fetch_one, make_settings, post_signed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("graph_sandbox")]
 
 
 def wa_text(wamid: str, text: str, wa_id: str = "50761234567", name: str = "Ana Pérez",
@@ -70,8 +70,11 @@ async def test_worker_creates_contact_and_conversation_and_reuses_them(
     conversation = await fetch_one(db, "SELECT * FROM crm.conversations WHERE contact_id = %s", ana["id"])
     assert conversation["status"] == "open" and conversation["channel"] == "whatsapp"
     assert conversation["last_inbound_at"].timestamp() == 1700000060
-    assert await count(db, "messages", "conversation_id = %s", conversation["id"]) == 2
+    assert await count(db, "messages", "conversation_id = %s AND direction = 'inbound'", conversation["id"]) == 2
     assert await count(db, "messages", "processed_at IS NULL OR contact_id IS NULL") == 0
+    # The bot answered each message once, through the outbox and the Graph sandbox.
+    assert await count(db, "outbound_messages", "conversation_id = %s AND status = 'sent'", conversation["id"]) == 2
+    assert await count(db, "messages", "conversation_id = %s AND direction = 'outbound'", conversation["id"]) == 2
     ig = await fetch_one(db, "SELECT contact_id FROM crm.contact_identities WHERE kind = 'igsid'")
     assert ig["contact_id"] != ana["id"]
 

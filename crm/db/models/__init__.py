@@ -8,6 +8,7 @@ from crm.db.models.channels import ChannelAccount
 from crm.db.models.commerce import Cart, CartItem, Invoice, Opportunity, Order, OrderLine, Product
 from crm.db.models.contacts import Contact, ContactIdentity
 from crm.db.models.conversations import Conversation
+from crm.db.models.outbound import OutboundMessage
 from crm.db.models.nlu import IntentDetection, LeadClassification, LlmCall, RoutingRecord, SentimentAnalysis
 from crm.db.models.ingest import (
     LeadAdSubmission,
@@ -41,6 +42,7 @@ __all__ = [
     "MessageStatusEvent",
     "Opportunity",
     "Order",
+    "OutboundMessage",
     "OrderLine",
     "PageFeedEvent",
     "Product",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, Text, text as sql_text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, Text
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db.base import Base, IdMixin, TimestampMixin
@@ -32,6 +35,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
     last_intent: Mapped[str | None] = mapped_column(Text)
     route: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int | None] = mapped_column(Integer)
+    # What the agent remembers between turns (serving.services.chat.state.DialogueState).
+    agent_state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
+    bot_paused: Mapped[bool] = mapped_column(Boolean, server_default=sql_text("false"))
 
     __table_args__ = (
         # At most one live thread per contact, channel and account: the worker reuses it.
