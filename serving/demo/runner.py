@@ -64,6 +64,32 @@ async def replay(stream: Stream, base_url: str, secret: str, concurrency: int = 
     return result
 
 
+async def load_demo_catalog() -> int:
+    """An empty catalog gets the demo's products and policies, so the agent has facts to answer from."""
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    from crm.db.engine import create_engine, session_factory
+    from crm.db.models import Product
+    from serving.services import catalog
+
+    folder = Path(__file__).resolve().parent
+    engine = create_engine(os.environ["DATABASE_URL"])
+    try:
+        async with session_factory(engine)() as session:
+            if (await session.execute(select(func.count()).select_from(Product))).scalar_one():
+                return 0
+            products = catalog.parse_products_csv(catalog.read_text(folder / "catalog.csv"))
+            await catalog.upsert_products(session, products)
+            await catalog.replace_policies(session, catalog.parse_policies_yaml(
+                catalog.read_text(folder / "policies.yaml")))
+            await session.commit()
+            return len(products)
+    finally:
+        await engine.dispose()
+
+
 async def wait_for_worker(timeout_s: float = 60.0) -> dict:
     """Until no stored event waits for the worker; returns the ingest statistics."""
     from crm.db.engine import create_engine, session_factory
@@ -101,6 +127,10 @@ def run_demo(customers: int, seed: int) -> None:
         base_url = start_background()
     console.print(f"API ready at {base_url} (OpenAPI docs: {base_url}/docs)")
 
+    loaded = asyncio.run(load_demo_catalog())
+    if loaded:
+        console.print(f"loaded the demo catalog ({loaded} products) and store policies "
+                      "(yours are kept: this only happens on an empty catalog)")
     stream = build_stream(customers=customers, seed=seed)
     kinds = Counter(event.kind.split(":")[0] for event in stream.events)
     console.print(f"replaying {len(stream.events)} signed webhook deliveries from {len(stream.customers)} "
