@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     crm_secret_key: str | None = None
 
     # Worker
-    worker_concurrency: int = 8
+    worker_processes: int = 2
+    worker_concurrency: int = 16
     worker_max_attempts: int = 6
     worker_retry_base_s: int = 2
 

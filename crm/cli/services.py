@@ -101,15 +101,32 @@ def sandbox(
 
 
 def worker(
-    concurrency: int = typer.Option(None, help="Jobs processed at once (default WORKER_CONCURRENCY)."),
+    concurrency: int = typer.Option(None, help="Jobs processed at once per process (default WORKER_CONCURRENCY)."),
+    processes: int = typer.Option(None, help="Worker processes (default WORKER_PROCESSES; one per core)."),
 ) -> None:
-    """Run the queue worker in the foreground."""
+    """Run the queue worker in the foreground (several processes: the pipeline is CPU-bound Python)."""
+    import subprocess
+
     from crm.logging import configure_logging
     from serving.worker import run_worker
 
-    configure_logging(get_settings().log_level)
+    settings = get_settings()
+    configure_logging(settings.log_level)
     database_url = ensure_database()
-    asyncio.run(run_worker(database_url, concurrency=concurrency))
+    count = max(1, processes or settings.worker_processes)
+    extra = [subprocess.Popen([sys.executable, "-m", "crm.cli.main", "worker", "--processes", "1",
+                               *(["--concurrency", str(concurrency)] if concurrency else [])],
+                              env={**os.environ, "DATABASE_URL": database_url}) for _ in range(count - 1)]
+    try:
+        asyncio.run(run_worker(database_url, concurrency=concurrency))
+    finally:
+        for child in extra:
+            child.send_signal(signal.SIGTERM)
+        for child in extra:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def stop(
