@@ -22,6 +22,9 @@ from serving.services.ingest.store import IncomingDelivery, build_statement
 from serving.schemas.nlu import MAX_MESSAGE_CHARS
 from serving.services.analysis_records import save_understood
 from serving.services.chat.agent import reply_to
+from serving.services.opt_out import confirmation as opt_out_confirmation
+from serving.services.opt_out import is_opt_out
+from serving.services.outbox import queue_reply
 from serving.services.statuses import apply_recorded_status
 from serving.services.understanding import Understanding
 
@@ -142,7 +145,14 @@ async def _understand_message(session: AsyncSession, understanding: Understandin
         contact.lead_scored_at = scored_at
     if contact.language is None or sum(ch.isalpha() for ch in text) >= LANGUAGE_MIN_LETTERS:
         contact.language = understood.language
-    if await reply_to(session, understood, message, contact, conversation) is not None:
+    if is_opt_out(text):
+        contact.opted_out = True
+        contact.attributes = {**(contact.attributes or {}), "opted_out_at": (message.sent_at or datetime.now(UTC))
+                              .isoformat(), "opted_out_via": message.channel}
+        await queue_reply(session, conversation=conversation, contact_id=contact.id, in_reply_to=message,
+                          text_body=opt_out_confirmation(contact.language or understood.language), quick_replies=[])
+        log.info("pipeline.opted_out", contact_id=contact.id)
+    elif await reply_to(session, understood, message, contact, conversation) is not None:
         log.info("pipeline.reply_queued", message_id=message.id, conversation_id=conversation.id)
 
 

@@ -133,15 +133,24 @@ async def test_graph_errors_retry_or_fail_with_their_code(clean_db: str, sandbox
         await engine.dispose()
 
 
-async def test_paused_bots_and_opted_out_contacts_get_no_reply(clean_db: str, sandbox: str,
-                                                               db: psycopg.AsyncConnection) -> None:
+async def test_a_paused_bot_stays_silent(clean_db: str, sandbox: str, db: psycopg.AsyncConnection) -> None:
     await deliver(clean_db, wa_text("wamid.P1", "hola"))
     await drain(clean_db)
     await db.execute("UPDATE crm.conversations SET bot_paused = true")
     await deliver(clean_db, wa_text("wamid.P2", "sigues ahi?", ts=1700000100))
     await drain(clean_db)
-    await db.execute("UPDATE crm.conversations SET bot_paused = false")
-    await db.execute("UPDATE crm.contacts SET opted_out = true")
-    await deliver(clean_db, wa_text("wamid.P3", "hola otra vez", ts=1700000200))
-    await drain(clean_db)
     assert len(sandbox_requests(sandbox)) == 1
+
+
+async def test_opt_out_words_opt_out_and_direct_replies_go_on(clean_db: str, sandbox: str,
+                                                              db: psycopg.AsyncConnection) -> None:
+    await deliver(clean_db, wa_text("wamid.O1", "BAJA"))
+    await drain(clean_db)
+    contact = await fetch_one(db, "SELECT opted_out, attributes FROM crm.contacts")
+    assert contact["opted_out"] is True and contact["attributes"]["opted_out_via"] == "whatsapp"
+    [confirmation] = [r["body"] for r in sandbox_requests(sandbox)]
+    assert "no te enviaremos más mensajes promocionales" in confirmation["text"]["body"]
+    await deliver(clean_db, wa_text("wamid.O2", "hola, tienen laptops?", ts=1700000100))
+    await drain(clean_db)
+    assert len(sandbox_requests(sandbox)) == 2, "a question still gets its direct reply"
+    assert (await fetch_one(db, "SELECT opted_out FROM crm.contacts"))["opted_out"] is True

@@ -1,7 +1,8 @@
 """The agent's turn in the worker: compose a grounded reply to an inbound message and queue it in the outbox.
 
 Only conversations the routing matrix leaves to the bot get an automatic reply; human routes wait for the
-escalation flow, auto_reject gets nothing; a paused bot or an opted-out contact gets nothing either."""
+escalation flow, auto_reject gets nothing; a paused bot gets nothing either. An opted-out contact still gets
+direct replies to what they write: opting out concerns follow-ups and campaigns."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ SPAM_IN_DIALOGUE_CONFIDENCE = 0.9
 async def reply_to(session: AsyncSession, understood: Understood, message: Message, contact: Contact,
                    conversation: Conversation) -> OutboundMessage | None:
     state = DialogueState.from_json(conversation.agent_state)
-    if conversation.bot_paused or contact.opted_out or not _bot_answers(understood, state):
+    if conversation.bot_paused or not _bot_answers(understood, state):
         return None
     text = message.text or ""
     update_state(state, text, understood.intent, contact.language or understood.language)

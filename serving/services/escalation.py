@@ -1,0 +1,74 @@
+"""When a person must take over (flow 7): the spec's criteria as a pure function. The ticket, the agent
+assignment and the bot pause that follow are not built yet (see README).
+
+Criteria: average sentiment < -0.7 over more than 3 analysed messages; an explicit request for a human (Spanish
+or English); 3 or more bot failures; a potential transaction above a configured amount; legal or compliance
+words; a VIP customer. Priority follows the strongest reason (5 is the most urgent).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ml.nlu.text import fold
+
+HUMAN_REQUEST = re.compile(
+    r"\b(hablar|comunicar(me)?|comunicame|pasar(me)?|pasame|pasenme|conectar(me)?|conectame) con (una? )?(persona|humano|agente|asesor|ejecutivo|"
+    r"alguien|gerente|supervisor)|\b(quiero|necesito) (una? )?(persona|humano|agente|asesor) (real)?|"
+    r"\b(persona|humano) real\b|\b(talk|speak|chat) (to|with) (a |an )?(human|person|agent|representative|someone|"
+    r"manager)|\b(real|live) (person|human|agent)\b|\bhuman please\b|\bagente por favor\b")
+LEGAL = re.compile(
+    r"\b(abogad[oa]|demanda(r)?|denuncia(r)?|acodeco|defensa del consumidor|tribunal|juicio|legal(es)?|"
+    r"lawyer|attorney|lawsuit|sue|court|legal action|gdpr|proteccion de datos|data protection|fraude|fraud)\b")
+
+
+@dataclass(frozen=True)
+class EscalationSignals:
+    text: str
+    average_sentiment: float | None = None
+    analyzed_messages: int = 0
+    bot_failures: int = 0
+    transaction_amount: Decimal | None = None
+    vip: bool = False
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    sentiment_below: float = -0.7
+    min_messages: int = 3
+    max_bot_failures: int = 3
+    transaction_above: Decimal = Decimal("1000")
+
+
+@dataclass(frozen=True)
+class EscalationDecision:
+    escalate: bool
+    priority: int
+    reasons: list[str] = field(default_factory=list)
+
+
+REASON_PRIORITY = {"legal_or_compliance": 5, "customer_asked_for_human": 4, "negative_sentiment": 5,
+                   "bot_failed_repeatedly": 4, "high_value_transaction": 4, "vip_customer": 3}
+
+
+def decide_escalation(signals: EscalationSignals, policy: EscalationPolicy = EscalationPolicy()
+                      ) -> EscalationDecision:
+    folded = fold(signals.text)
+    reasons = []
+    if LEGAL.search(folded):
+        reasons.append("legal_or_compliance")
+    if HUMAN_REQUEST.search(folded):
+        reasons.append("customer_asked_for_human")
+    if (signals.average_sentiment is not None and signals.analyzed_messages > policy.min_messages
+            and signals.average_sentiment < policy.sentiment_below):
+        reasons.append("negative_sentiment")
+    if signals.bot_failures >= policy.max_bot_failures:
+        reasons.append("bot_failed_repeatedly")
+    if signals.transaction_amount is not None and signals.transaction_amount > policy.transaction_above:
+        reasons.append("high_value_transaction")
+    if signals.vip:
+        reasons.append("vip_customer")
+    priority = max((REASON_PRIORITY[r] for r in reasons), default=0)
+    return EscalationDecision(escalate=bool(reasons), priority=priority, reasons=reasons)
