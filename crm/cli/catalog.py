@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from crm.cli.db import run_in_session
+
 app = typer.Typer(help="Products, policies and FAQs the agent answers from.", no_args_is_help=True)
 console = Console()
-
-
-async def _in_session(fn):  # noqa: ANN001, ANN202
-    from crm.cli.db import ensure_database
-    from crm.db.engine import create_engine, session_factory
-
-    engine = create_engine(ensure_database())
-    try:
-        async with session_factory(engine)() as session:
-            result = await fn(session)
-            await session.commit()
-            return result
-    finally:
-        await engine.dispose()
 
 
 def _fail(exc: Exception) -> None:
@@ -45,7 +32,7 @@ def import_products(path: Path = typer.Argument(..., help="CSV: sku,name,descrip
         products = parse_products_csv(read_text(path))
     except CatalogInputError as exc:
         _fail(exc)
-    counts = asyncio.run(_in_session(lambda session: upsert_products(session, products)))
+    counts = run_in_session(lambda session: upsert_products(session, products), commit=True)
     console.print(f"{len(products)} products from {path}: {counts.created} new, {counts.updated} updated")
 
 
@@ -59,7 +46,7 @@ def import_policies(path: Path = typer.Argument(..., help="YAML: currency, cover
         policies = parse_policies_yaml(read_text(path))
     except CatalogInputError as exc:
         _fail(exc)
-    keys = asyncio.run(_in_session(lambda session: replace_policies(session, policies)))
+    keys = run_in_session(lambda session: replace_policies(session, policies), commit=True)
     console.print(f"stored policies: {', '.join(keys)}")
 
 
@@ -68,7 +55,7 @@ def search(query: str, limit: int = typer.Option(5)) -> None:
     """The products the agent would consider for a question."""
     from serving.services.catalog import search_products
 
-    found = asyncio.run(_in_session(lambda session: search_products(session, query, limit)))
+    found = run_in_session(lambda session: search_products(session, query, limit))
     table = Table("sku", "name", "price", "stock", "relevance")
     for product, relevance in found:
         table.add_row(product.sku, product.name, f"{product.price} {product.currency}", str(product.stock),

@@ -29,6 +29,26 @@ def ensure_database() -> str:
     return url
 
 
+def run_in_session(fn, commit: bool = False):  # noqa: ANN001, ANN201 - any coroutine taking a session
+    """Run `fn(session)` on the project database (started and migrated if needed) and return its result."""
+    import asyncio
+
+    from crm.db.engine import create_engine, session_factory
+
+    async def run():  # noqa: ANN202
+        engine = create_engine(ensure_database())
+        try:
+            async with session_factory(engine)() as session:
+                result = await fn(session)
+                if commit:
+                    await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def _ensure_platform_databases(url: str) -> None:
     """Dagster's run storage and MLflow's tracking store live in databases of their own on the same server."""
     from crm.db.local_pg import EXTRA_DATABASES, ensure_databases

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from crm.cli.db import run_in_session
+
 app = typer.Typer(help="Stored webhook events and their processing state.", no_args_is_help=True)
 console = Console()
-
-
-async def _with_session(fn):  # noqa: ANN001, ANN202
-    from crm.cli.db import ensure_database
-    from crm.db.engine import create_engine, session_factory
-
-    engine = create_engine(ensure_database())
-    try:
-        async with session_factory(engine)() as session:
-            return await fn(session)
-    finally:
-        await engine.dispose()
 
 
 @app.command("list")
@@ -32,7 +20,7 @@ def list_events(
     """The newest events, optionally only those in one state."""
     from serving.services.raw_events import list_raw_events
 
-    events = asyncio.run(_with_session(lambda s: list_raw_events(s, status, limit)))
+    events = run_in_session(lambda s: list_raw_events(s, status, limit))
     table = Table("id", "received", "object", "status", "attempts", "items", "last error")
     for event in events:
         items = ", ".join(f"{k}={v}" for k, v in (event.item_counts or {}).items() if v)
@@ -47,7 +35,7 @@ def retry(event_id: int) -> None:
     from serving.services.raw_events import RawEventNotFound, requeue_raw_event
 
     try:
-        job_id = asyncio.run(_with_session(lambda s: requeue_raw_event(s, event_id)))
+        job_id = run_in_session(lambda s: requeue_raw_event(s, event_id))
     except RawEventNotFound as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
