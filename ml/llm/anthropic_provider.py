@@ -6,14 +6,11 @@ tolerant JSON extraction in ml.llm.parsing are enough. The SDK is imported on fi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ml.llm.base import ProviderError, ProviderTimeout
-from ml.llm.defaults import DEFAULT_ANTHROPIC_MODEL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
+from ml.llm.defaults import DEFAULT_ANTHROPIC_MODEL
 from ml.llm.provider import Completion, LlmProvider, status_error
-
-if TYPE_CHECKING:
-    import httpx2
 
 __all__ = ["DEFAULT_ANTHROPIC_MODEL", "AnthropicProvider"]
 
@@ -21,25 +18,8 @@ __all__ = ["DEFAULT_ANTHROPIC_MODEL", "AnthropicProvider"]
 class AnthropicProvider(LlmProvider):
     """Analyzer backed by the Anthropic API."""
 
+    default_model = DEFAULT_ANTHROPIC_MODEL
     name = "anthropic"
-
-    def __init__(
-        self,
-        api_key: str,
-        model: str = DEFAULT_ANTHROPIC_MODEL,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: httpx2.AsyncClient | None = None,
-        *,
-        backoff_base_s: float = 0.5,
-        max_backoff_s: float = 8.0,
-        max_output_tokens: int = 4096,
-        base_url: str | None = None,
-    ) -> None:
-        super().__init__(
-            api_key, model, timeout_s, max_retries, http_client, backoff_base_s=backoff_base_s,
-            max_backoff_s=max_backoff_s, max_output_tokens=max_output_tokens, base_url=base_url,
-        )
 
     def _sdk(self) -> Any:
         if self._client is None:

@@ -9,14 +9,11 @@ use.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ml.llm.base import ProviderError, ProviderTimeout
-from ml.llm.defaults import DEFAULT_GEMINI_MODEL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
+from ml.llm.defaults import DEFAULT_GEMINI_MODEL
 from ml.llm.provider import Completion, LlmProvider, status_error
-
-if TYPE_CHECKING:
-    import httpx2
 
 __all__ = ["DEFAULT_GEMINI_MODEL", "GeminiProvider"]
 
@@ -24,27 +21,13 @@ __all__ = ["DEFAULT_GEMINI_MODEL", "GeminiProvider"]
 class GeminiProvider(LlmProvider):
     """Analyzer backed by the Gemini API (Google AI Studio key, not Vertex AI)."""
 
+    default_model = DEFAULT_GEMINI_MODEL
     name = "gemini"
 
-    def __init__(
-        self,
-        api_key: str,
-        model: str = DEFAULT_GEMINI_MODEL,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: httpx2.AsyncClient | None = None,
-        *,
-        backoff_base_s: float = 0.5,
-        max_backoff_s: float = 8.0,
-        max_output_tokens: int = 4096,
-        base_url: str | None = None,
-        thinking_budget: int | None = None,
-    ) -> None:
-        super().__init__(
-            api_key, model, timeout_s, max_retries, http_client, backoff_base_s=backoff_base_s,
-            max_backoff_s=max_backoff_s, max_output_tokens=max_output_tokens, base_url=base_url,
-        )
-        self.thinking_budget = thinking_budget  # 0 turns thinking off on 2.5 Flash (faster, cheaper)
+    def __init__(self, *args: Any, thinking_budget: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # 0 turns thinking off on 2.5 Flash (faster, cheaper)
+        self.thinking_budget = thinking_budget
 
     def _sdk(self) -> Any:
         if self._client is None:

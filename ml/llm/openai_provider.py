@@ -8,14 +8,11 @@ The SDK is imported on first use so the API process does not pay for it unless a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ml.llm.base import ProviderError, ProviderTimeout
-from ml.llm.defaults import DEFAULT_MAX_RETRIES, DEFAULT_OPENAI_MODEL, DEFAULT_TIMEOUT_S
+from ml.llm.defaults import DEFAULT_OPENAI_MODEL
 from ml.llm.provider import Completion, LlmProvider, status_error
-
-if TYPE_CHECKING:
-    import httpx2
 
 __all__ = ["DEFAULT_OPENAI_MODEL", "OpenAIProvider"]
 
@@ -23,26 +20,11 @@ __all__ = ["DEFAULT_OPENAI_MODEL", "OpenAIProvider"]
 class OpenAIProvider(LlmProvider):
     """Analyzer backed by the OpenAI API."""
 
+    default_model = DEFAULT_OPENAI_MODEL
     name = "openai"
 
-    def __init__(
-        self,
-        api_key: str,
-        model: str = DEFAULT_OPENAI_MODEL,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: httpx2.AsyncClient | None = None,
-        *,
-        backoff_base_s: float = 0.5,
-        max_backoff_s: float = 8.0,
-        max_output_tokens: int = 4096,
-        base_url: str | None = None,
-        reasoning_effort: str | None = None,
-    ) -> None:
-        super().__init__(
-            api_key, model, timeout_s, max_retries, http_client, backoff_base_s=backoff_base_s,
-            max_backoff_s=max_backoff_s, max_output_tokens=max_output_tokens, base_url=base_url,
-        )
+    def __init__(self, *args: Any, reasoning_effort: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # e.g. "minimal" / "low" for gpt-5 models (faster); None leaves the model's default.
         self.reasoning_effort = reasoning_effort
 

@@ -47,10 +47,12 @@ class LlmProvider(ABC):
 
     name: ClassVar[str] = "llm"
 
+    default_model: str = ""  # each adapter names its own
+
     def __init__(
         self,
         api_key: str,
-        model: str,
+        model: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: Any | None = None,
@@ -61,7 +63,7 @@ class LlmProvider(ABC):
         base_url: str | None = None,
     ) -> None:
         self.api_key = api_key
-        self.model = model
+        self.model = model or self.default_model
         self.timeout_s = timeout_s
         self.max_retries = max(0, max_retries)
         self.http_client = http_client
