@@ -1,5 +1,6 @@
 """Sending through the outbox: at most once per idempotency key, even across crashes and retries.
 
+0. A reply overtaken by a reply to the customer's next message (a burst) is `superseded`, never sent.
 1. queue_reply inserts the outbox row (unique key, e.g. `reply:<inbound message id>`) and its send job in the
    caller's transaction: a redelivered inbound message cannot queue a second reply.
 2. send_outbound marks the row `sending` and commits before calling the Graph API, then records the result.
@@ -66,12 +67,17 @@ async def send_outbound(sessions: async_sessionmaker[AsyncSession], graph: Graph
     """Send one outbox row; returns its final status. Raises RetryLater for transient failures."""
     async with sessions() as session:
         row = await session.get(OutboundMessage, outbound_id, with_for_update=True)
-        if row is None or row.status in ("sent", "failed", "unconfirmed"):
+        if row is None or row.status in ("sent", "failed", "unconfirmed", "superseded"):
             return row.status if row else "missing"
         if row.status == "sending":
             status = await _confirm_interrupted(session, row)
             await session.commit()
             return status
+        if await _superseded(session, row):
+            row.status = "superseded"
+            await session.commit()
+            log.info("outbox.superseded", outbound_id=row.id)
+            return "superseded"
         row.status, row.attempts = "sending", row.attempts + 1
         token = await _token(session, row, settings)
         await session.commit()
@@ -85,6 +91,22 @@ async def send_outbound(sessions: async_sessionmaker[AsyncSession], graph: Graph
     except GraphError as exc:
         return await _record_failure(sessions, outbound_id, exc)
     return await _record_sent(sessions, outbound_id, result.external_id)
+
+
+async def _superseded(session: AsyncSession, row: OutboundMessage) -> bool:
+    """A burst of customer messages gets one considered answer, not one per message: if a reply to a newer
+    message of the same conversation is already queued, this one is dropped (sends are ordered per conversation,
+    so the newer reply always runs after this check)."""
+    if row.in_reply_to_message_id is None or row.conversation_id is None:
+        return False
+    newer = await session.execute(
+        select(OutboundMessage.id).where(
+            OutboundMessage.conversation_id == row.conversation_id,
+            OutboundMessage.in_reply_to_message_id > row.in_reply_to_message_id,
+            OutboundMessage.status.in_(("queued", "sending", "sent")),
+        ).limit(1)
+    )
+    return newer.first() is not None
 
 
 async def _token(session: AsyncSession, row: OutboundMessage, settings: Settings) -> str | None:

@@ -154,3 +154,30 @@ async def test_opt_out_words_opt_out_and_direct_replies_go_on(clean_db: str, san
     await drain(clean_db)
     assert len(sandbox_requests(sandbox)) == 2, "a question still gets its direct reply"
     assert (await fetch_one(db, "SELECT opted_out FROM crm.contacts"))["opted_out"] is True
+
+
+async def test_a_burst_of_messages_gets_one_considered_answer(clean_db: str, sandbox: str,
+                                                              db: psycopg.AsyncConnection) -> None:
+    """Three messages processed before any reply went out: only the reply to the last one is sent, and it was
+    composed knowing all three (the budget from the second shows in the recommendation)."""
+    await load_catalog(clean_db)
+    from tests.integration.test_worker import worker_module
+
+    for n, text in enumerate(["hola", "busco una laptop para programar", "presupuesto hasta $1200"]):
+        await deliver(clean_db, wa_text(f"wamid.BURST{n}", text, ts=1700000000 + n))
+    # Process the inbound queue only (replies wait), as when messages arrive faster than replies go out.
+    await db.execute("UPDATE crm.procrastinate_jobs SET scheduled_at = now() + interval '1 hour' "
+                     "WHERE task_name = 'send_outbound'")
+    for _ in range(5):
+        await worker_module.run_worker(clean_db, concurrency=1, wait=False, install_signal_handlers=False)
+        await db.execute("UPDATE crm.procrastinate_jobs SET scheduled_at = now() + interval '1 hour' "
+                         "WHERE task_name = 'send_outbound' AND status = 'todo'")
+    await db.execute("UPDATE crm.procrastinate_jobs SET scheduled_at = NULL WHERE task_name = 'send_outbound'")
+    await drain(clean_db)
+    sent = [r["body"] for r in sandbox_requests(sandbox)]
+    assert len(sent) == 1
+    body = sent[0]["interactive"]["body"]["text"] if sent[0]["type"] == "interactive" else sent[0]["text"]["body"]
+    assert "$1,099" in body
+    statuses = sorted(row[0] for row in await (await db.execute(
+        "SELECT status FROM crm.outbound_messages")).fetchall())
+    assert statuses == ["sent", "superseded", "superseded"]

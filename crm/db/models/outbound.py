@@ -11,13 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db.base import Base, IdMixin
 
-OUTBOUND_STATUSES = ("queued", "sending", "sent", "failed", "unconfirmed")
+OUTBOUND_STATUSES = ("queued", "sending", "sent", "failed", "unconfirmed", "superseded")
 
 
 class OutboundMessage(IdMixin, Base):
     """`sending` is committed before the Graph call: a row found `sending` after a crash is not sent again but
     confirmed from the status webhooks (our key travels as biz_opaque_callback_data / metadata) or marked
-    `unconfirmed` for a person to check."""
+    `unconfirmed` for a person to check. `superseded`: the customer wrote again before this reply went out, and
+    the reply to their newer message (composed with everything they said) answers instead."""
 
     __tablename__ = "outbound_messages"
 
@@ -41,6 +42,6 @@ class OutboundMessage(IdMixin, Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'unconfirmed')", name="status_known"),
+        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'unconfirmed', 'superseded')", name="status_known"),
         Index("ix_outbound_messages_conversation_id", "conversation_id"),
     )

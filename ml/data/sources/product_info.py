@@ -227,4 +227,17 @@ DATA = [
     ("Hola!! Una consulta, el vestido que dice \"talla única\", hasta qué talla le queda más o menos? Yo soy talla 12 normalmente y tengo busto grande, no quiero que me quede apretado de arriba 😅", "neu", "es"),
     ("Quick questions about the stroller:\n1. does it recline fully flat?\n2. is the car seat included?\n3. how much does it weigh folded?\nThanks!!", "neu", "en"),
     ("Mire, yo ya compré una vez un aire en otra tienda y me salió malísimo, gastaba un montón de luz y hacía un ruido que no dejaba dormir. Por eso antes de comprar quiero estar segura: el que ustedes tienen es inverter de verdad? Cuántos decibeles hace? Y el compresor de qué marca es?", "neg", "es"),
+    # Budget statements (added after review: money amounts alone were read as spam)
+    ('desarrollo web, presupuesto hasta $1200', 'neu', 'es'),
+    ('para oficina, hasta 600 dolares mas o menos', 'neu', 'es'),
+    ('la uso para diseño grafico, tengo como $1000', 'neu', 'es'),
+    ('para estudiar, no mas de $400', 'neu', 'es'),
+    ('gaming, budget up to $1500', 'neu', 'en'),
+    ('mostly for school, I have about $500', 'neu', 'en'),
+    ('que opciones hay por menos de $300?', 'neu', 'es'),
+    ('what do you have under $200 for a gift?', 'neu', 'en'),
+    ('para mi mama que solo ve videos, hasta $250', 'pos', 'es'),
+    ('web dev and some docker, max $1,300', 'neu', 'en'),
+    ('presupuesto 800, la quiero ligera para viajar', 'neu', 'es'),
+    ('entre 500 y 700 dolares, que tal es la bateria de las que tienen?', 'neu', 'es'),
 ]

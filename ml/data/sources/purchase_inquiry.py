@@ -205,4 +205,17 @@ DATA = [
     ("ok so here's the deal lol. my sister's birthday is on saturday and she's been obsessing over your \"sunset\" perfume for months. I want to get it for her but I'm in Houston and she's in Panama City. Can I pay with Zelle and have you deliver it to her place in El Cangrejo? Bonus points if you can gift wrap it 🎁", "pos", "en"),
     ("buenas, es que mire, yo estuve viendo las lavadoras que tienen y me decidí por la LG de 20 kilos, la gris. Mi mamá me dice que la compre en otro lado pero yo prefiero con ustedes porque me atendieron bien la vez pasada con la nevera. Como hacemos? Pago con ACH de Banco Nacional y necesito que la lleven a Santiago", "pos", "es"),
     ("Hi, I'd like to place the following order for our office:\n\n10x ham & cheese croissants\n10x chocolate muffins\n2x coffee boxes (96 oz)\n\nDelivery to Torre Panamá, floor 14, Thursday at 8:30am. Please invoice to ABC Consulting, RUC 155-22-1990.", "neu", "en"),
+    # Budget statements (added after review: money amounts alone were read as spam)
+    ('mi presupuesto es de $800, cual me recomiendas para comprar ya?', 'neu', 'es'),
+    ('tengo hasta 1200 dolares, me llevo la que mejor sirva pa programar', 'neu', 'es'),
+    ('presupuesto hasta $500, lo compro hoy si hay algo bueno', 'neu', 'es'),
+    ('con $300 que me puedo llevar? quiero comprar algo para mi hija', 'neu', 'es'),
+    ('my budget is $1,000, I want to buy one this week', 'neu', 'en'),
+    ('up to $600, which one should I order?', 'neu', 'en'),
+    ('tengo B/. 250 para el regalo, lo quiero pedir ya', 'pos', 'es'),
+    ('hasta 900 dolares, pero lo necesito para el viernes, como lo compro?', 'neu', 'es'),
+    ('ok entonces con un presupuesto de $1500 cual me llevo? pago con tarjeta', 'neu', 'es'),
+    ('I can spend around $400, ready to buy today', 'pos', 'en'),
+    ('no quiero pasarme de $700, si hay algo en ese rango lo compro', 'neu', 'es'),
+    ("budget is 2k max, I'll take whatever fits best for video editing", 'neu', 'en'),
 ]

@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('message_id', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'unconfirmed')", name=op.f('ck_outbound_messages_status_known')),
+    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'unconfirmed', 'superseded')", name=op.f('ck_outbound_messages_status_known')),
     sa.ForeignKeyConstraint(['contact_id'], ['crm.contacts.id'], name=op.f('fk_outbound_messages_contact_id_contacts'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['conversation_id'], ['crm.conversations.id'], name=op.f('fk_outbound_messages_conversation_id_conversations'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['in_reply_to_message_id'], ['crm.messages.id'], name=op.f('fk_outbound_messages_in_reply_to_message_id_messages'), ondelete='SET NULL'),
