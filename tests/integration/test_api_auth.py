@@ -8,37 +8,28 @@ import sys
 import psycopg
 import pytest
 
-from crm.security.api_keys import generate_key, hash_key
-from tests.helpers import api_client, make_settings
+from crm.security.api_keys import hash_key
+from tests.helpers import add_api_key, api_client, make_settings
 
 pytestmark = pytest.mark.integration
 
 
-async def add_key(db: psycopg.AsyncConnection, scope: str, revoked: bool = False) -> str:
-    key = generate_key()
-    await db.execute(
-        "INSERT INTO crm.api_keys (name, scope, prefix, key_hash, revoked_at) VALUES (%s, %s, 'p', %s, %s)",
-        (f"{scope}-key", scope, hash_key(key), "2026-01-01" if revoked else None),
-    )
-    return key
-
-
 async def test_routes_need_a_valid_key_with_the_right_scope(clean_db: str, db: psycopg.AsyncConnection) -> None:
-    read_key = await add_key(db, "read")
-    admin_key = await add_key(db, "admin")
-    revoked = await add_key(db, "admin", revoked=True)
+    read_key = await add_api_key(db, "read")
+    admin_key = await add_api_key(db, "admin")
+    revoked = await add_api_key(db, "admin", revoked=True)
     async with api_client(make_settings(clean_db)) as client:
         assert (await client.get("/api/v1/events")).status_code == 401
         assert (await client.get("/api/v1/events", headers={"Authorization": "Bearer nope"})).status_code == 401
-        assert (await client.get("/api/v1/events", headers={"Authorization": f"Bearer {revoked}"})).status_code \
+        assert (await client.get("/api/v1/events", headers=revoked)).status_code \
             == 401
-        ok = await client.get("/api/v1/events", headers={"Authorization": f"Bearer {read_key}"})
+        ok = await client.get("/api/v1/events", headers=read_key)
         assert ok.status_code == 200 and ok.json() == []
-        stats = await client.get("/api/v1/events/stats", headers={"Authorization": f"Bearer {read_key}"})
+        stats = await client.get("/api/v1/events/stats", headers=read_key)
         assert stats.status_code == 200 and stats.json()["contacts"] == 0
-        forbidden = await client.post("/api/v1/events/1/retry", headers={"Authorization": f"Bearer {read_key}"})
+        forbidden = await client.post("/api/v1/events/1/retry", headers=read_key)
         assert forbidden.status_code == 403
-        missing = await client.post("/api/v1/events/999/retry", headers={"Authorization": f"Bearer {admin_key}"})
+        missing = await client.post("/api/v1/events/999/retry", headers=admin_key)
         assert missing.status_code == 404
     last_used = await (await db.execute(
         "SELECT count(*) FROM crm.api_keys WHERE last_used_at IS NOT NULL")).fetchone()

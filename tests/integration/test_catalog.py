@@ -9,8 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from crm.security.api_keys import generate_key, hash_key
-from tests.helpers import api_client, count, fetch_one, make_settings
+from tests.helpers import add_api_key, api_client, count, fetch_one, make_settings
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,13 +20,6 @@ def crm(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "crm.cli.main", *args], cwd=ROOT, capture_output=True, text=True,
                           env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
                           timeout=120)
-
-
-async def add_key(db: psycopg.AsyncConnection, scope: str) -> dict[str, str]:
-    key = generate_key()
-    await db.execute("INSERT INTO crm.api_keys (name, scope, prefix, key_hash) VALUES (%s, %s, 'p', %s)",
-                     (scope, scope, hash_key(key)))
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def test_csv_and_policies_import_through_the_cli(clean_db: str, db: psycopg.AsyncConnection) -> None:
@@ -72,7 +64,7 @@ async def test_a_bad_file_imports_nothing_and_says_where(clean_db: str, db: psyc
 async def test_api_upsert_needs_the_commerce_scope_and_search_finds_products(
     clean_db: str, db: psycopg.AsyncConnection
 ) -> None:
-    commerce, read = await add_key(db, "commerce"), await add_key(db, "read")
+    commerce, read = await add_api_key(db, "commerce"), await add_api_key(db, "read")
     products = [
         {"sku": "DELL-XPS13", "name": "Dell XPS 13", "price": 1099, "stock": 3, "category": "laptops",
          "description": "Laptop ultraliviana para desarrollo web y programación"},

@@ -7,11 +7,10 @@ import httpx2
 import psycopg
 import pytest
 
-from crm.security.api_keys import generate_key, hash_key
 from ml.llm.chain import AnalyzerChain
 from ml.llm.openai_provider import OpenAIProvider
 from serving.services.understanding import llm_call_recorder
-from tests.helpers import api_client, fetch_one, make_settings
+from tests.helpers import add_api_key, api_client, fetch_one, make_settings
 from tests.unit.llm.replay import INTENT_JSON, Replay, openai_error, openai_ok
 
 pytestmark = pytest.mark.integration
@@ -27,10 +26,7 @@ async def install_chain(client, replay: Replay, mode: str = "chain") -> None:  #
 
 @pytest.fixture
 async def key(db: psycopg.AsyncConnection) -> dict[str, str]:
-    value = generate_key()
-    await db.execute("INSERT INTO crm.api_keys (name, scope, prefix, key_hash) VALUES ('t', 'read', 'p', %s)",
-                     (hash_key(value),))
-    return {"Authorization": f"Bearer {value}"}
+    return await add_api_key(db, "read")
 
 
 async def test_the_provider_answers_and_the_call_is_recorded(clean_db: str, db: psycopg.AsyncConnection,

@@ -5,18 +5,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from crm.security.api_keys import generate_key, hash_key
-from tests.helpers import api_client, count, fetch_one, make_settings
+from tests.helpers import add_api_key, api_client, count, fetch_one, make_settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def key(db: psycopg.AsyncConnection) -> dict[str, str]:
-    value = generate_key()
-    await db.execute("INSERT INTO crm.api_keys (name, scope, prefix, key_hash) VALUES ('t', 'read', 'p', %s)",
-                     (hash_key(value),))
-    return {"Authorization": f"Bearer {value}"}
+    return await add_api_key(db, "read")
 
 
 async def test_classify_lead_returns_the_spec_shape_and_stores_it(clean_db: str, db: psycopg.AsyncConnection,

@@ -10,7 +10,7 @@ from procrastinate import RetryStrategy
 from serving import worker as worker_module
 from serving.services import pipeline
 from serving.services.ingest.store import PROCESS_TASK
-from tests.helpers import api_client, count, fetch_one, make_settings, post_signed
+from tests.helpers import add_api_key, api_client, count, fetch_one, make_settings, post_signed
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("graph_sandbox")]
 
@@ -138,16 +138,10 @@ async def test_failures_are_retried_then_dead_lettered_with_the_error(
     # After the fix, requeueing finishes the work.
     monkeypatch.setattr(pipeline, "process_raw_event", real)
     async with api_client(make_settings(clean_db)) as client:
-        from crm.security.api_keys import generate_key, hash_key
-
-        key = generate_key()
-        await db.execute("INSERT INTO crm.api_keys (name, scope, prefix, key_hash) VALUES ('ops', 'admin', 'x', %s)",
-                         (hash_key(key),))
-        dead = await client.get("/api/v1/events", params={"status": "dead_letter"},
-                                headers={"Authorization": f"Bearer {key}"})
+        admin = await add_api_key(db, "admin")
+        dead = await client.get("/api/v1/events", params={"status": "dead_letter"}, headers=admin)
         assert [e["id"] for e in dead.json()] == [stored["event_id"]]
-        retried = await client.post(f"/api/v1/events/{stored['event_id']}/retry",
-                                    headers={"Authorization": f"Bearer {key}"})
+        retried = await client.post(f"/api/v1/events/{stored['event_id']}/retry", headers=admin)
         assert retried.status_code == 200
     await drain(clean_db)
     event = await fetch_one(db, "SELECT processing_status FROM crm.raw_webhook_events WHERE id = %s",
@@ -240,7 +234,6 @@ async def test_a_status_that_arrives_before_its_message_is_applied_when_the_mess
 async def test_an_ingest_dead_letter_is_recovered_by_retry(
     clean_db: str, db: psycopg.AsyncConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm.security.api_keys import generate_key, hash_key
     from serving.routes import webhooks
 
     def broken_parser(body: object) -> None:
@@ -251,12 +244,9 @@ async def test_an_ingest_dead_letter_is_recovered_by_retry(
     assert stored["dead_letter"] is True
     monkeypatch.undo()  # the bug is fixed and deployed
 
-    key = generate_key()
-    await db.execute("INSERT INTO crm.api_keys (name, scope, prefix, key_hash) VALUES ('ops', 'admin', 'x', %s)",
-                     (hash_key(key),))
+    admin = await add_api_key(db, "admin")
     async with api_client(make_settings(clean_db)) as client:
-        retried = await client.post(f"/api/v1/events/{stored['event_id']}/retry",
-                                    headers={"Authorization": f"Bearer {key}"})
+        retried = await client.post(f"/api/v1/events/{stored['event_id']}/retry", headers=admin)
     assert retried.status_code == 200
     await drain(clean_db)
     message = await fetch_one(db, "SELECT text, contact_id, conversation_id FROM crm.messages")
