@@ -16,7 +16,8 @@ from crm.db.urls import with_database
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "meta"
 PROJECT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "meta"
-TEST_DATABASE = "crm_test"
+# Helpers running suites side by side each set their own CRM_TEST_DATABASE (the database is recreated per run).
+TEST_DATABASE = os.environ.get("CRM_TEST_DATABASE", "crm_test")
 
 # Tables whose rows belong to one test; alembic_version and procrastinate's own bookkeeping of workers stay.
 _KEEP = {"alembic_version"}

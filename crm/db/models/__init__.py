@@ -9,6 +9,8 @@ from crm.db.models.commerce import Cart, CartItem, Invoice, Opportunity, Order, 
 from crm.db.models.contacts import Contact, ContactIdentity
 from crm.db.models.conversations import Conversation
 from crm.db.models.outbound import OutboundMessage
+from crm.db.models.support import Agent, Ticket
+from crm.db.models.templates import WhatsappTemplate
 from crm.db.models.nlu import IntentDetection, LeadClassification, LlmCall, RoutingRecord, SentimentAnalysis
 from crm.db.models.ingest import (
     LeadAdSubmission,
@@ -20,6 +22,9 @@ from crm.db.models.ingest import (
 )
 
 __all__ = [
+    "Agent",
+    "Ticket",
+    "WhatsappTemplate",
     "ApiKey",
     "AutomationEvent",
     "Base",

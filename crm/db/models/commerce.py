@@ -42,12 +42,16 @@ class Product(IdMixin, TimestampMixin, Base):
 class Cart(IdMixin, TimestampMixin, Base):
     __tablename__ = "carts"
 
+    # The id in the shop or system that sent it (POST /api/v1/commerce/...): upserts key on it.
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    source: Mapped[str | None] = mapped_column(Text)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(Text, server_default="open")
     currency: Mapped[str] = mapped_column(Text, server_default="USD")
     total: Mapped[Decimal] = mapped_column(Money, server_default="0")
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checkout_url: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_carts_contact_id", "contact_id"),)
 
@@ -65,6 +69,9 @@ class CartItem(IdMixin, Base):
 class Order(IdMixin, TimestampMixin, Base):
     __tablename__ = "orders"
 
+    # The id in the shop or system that sent it (POST /api/v1/commerce/...): upserts key on it.
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    source: Mapped[str | None] = mapped_column(Text)
     order_number: Mapped[str] = mapped_column(Text, unique=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
@@ -96,6 +103,9 @@ class OrderLine(IdMixin, Base):
 class Invoice(IdMixin, TimestampMixin, Base):
     __tablename__ = "invoices"
 
+    # The id in the shop or system that sent it (POST /api/v1/commerce/...): upserts key on it.
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    source: Mapped[str | None] = mapped_column(Text)
     invoice_number: Mapped[str] = mapped_column(Text, unique=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
@@ -119,6 +129,7 @@ class Opportunity(IdMixin, TimestampMixin, Base):
     probability: Mapped[float | None] = mapped_column(Numeric(5, 4))
     expected_close_date: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_opportunities_contact_id", "contact_id"),)

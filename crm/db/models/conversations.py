@@ -38,6 +38,10 @@ class Conversation(IdMixin, TimestampMixin, Base):
     # What the agent remembers between turns (serving.services.chat.state.DialogueState).
     agent_state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     bot_paused: Mapped[bool] = mapped_column(Boolean, server_default=sql_text("false"))
+    # Replies the bot could not ground (no matching product, unanswerable question): 3 escalate.
+    bot_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    csat_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         # At most one live thread per contact, channel and account: the worker reuses it.
