@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     worker_max_attempts: int = 6
     worker_retry_base_s: int = 2
 
+    # Conversations: human handoff, the 24-hour window, closure and CSAT, sending rates.
+    business_timezone: str = "America/Panama"
+    escalation_transaction_above: float = 5000.0
+    escalation_max_bot_failures: int = 3
+    conversation_idle_close_hours: float = 24.0
+    conversation_resolved_close_minutes: float = 10.0
+    human_conversation_idle_close_hours: float = 72.0
+    csat_enabled: bool = True
+    outbound_rate_per_number: float = 80.0
+    outbound_rate_per_recipient: float = 1.0
+    outbound_recipient_burst: int = 3
+
     # Local NLU models (trained from ml/data by `crm nlu train`, or on first use)
     nlu_model_dir: Path = PROJECT_ROOT / ".local" / "models" / "nlu"
 

@@ -38,21 +38,23 @@ class ApiKeyCache:
     """Positive lookups are cached for a few seconds so authenticated routes do not hit the table each time."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, int, str, str]] = {}
+        self._entries: dict[str, tuple[float, int, str, str, int | None]] = {}
 
-    def get(self, key_hash: str) -> tuple[int, str, str] | None:
+    def get(self, key_hash: str) -> tuple[int, str, str, int | None] | None:
         entry = self._entries.get(key_hash)
         if entry and entry[0] > time.monotonic():
             return entry[1:]
         return None
 
-    def put(self, key_hash: str, key_id: int, name: str, scope: str) -> None:
-        self._entries[key_hash] = (time.monotonic() + _CACHE_TTL_S, key_id, name, scope)
+    def put(self, key_hash: str, key_id: int, name: str, scope: str, agent_id: int | None = None) -> None:
+        self._entries[key_hash] = (time.monotonic() + _CACHE_TTL_S, key_id, name, scope, agent_id)
 
 
 class Principal:
-    def __init__(self, key_id: int, name: str, scope: str):
-        self.key_id, self.name, self.scope = key_id, name, scope
+    """Who called: the key, its scope, and for an agent's key the agent it belongs to."""
+
+    def __init__(self, key_id: int, name: str, scope: str, agent_id: int | None = None):
+        self.key_id, self.name, self.scope, self.agent_id = key_id, name, scope, agent_id
 
 
 def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -73,7 +75,7 @@ def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
         if cached is None:
             row = (
                 await session.execute(
-                    select(ApiKey.id, ApiKey.name, ApiKey.scope).where(
+                    select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKey.agent_id).where(
                         ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
                     )
                 )
@@ -83,8 +85,8 @@ def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
                                     headers={"WWW-Authenticate": "Bearer"})
             await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=_now()))
             await session.commit()
-            cache.put(key_hash, row.id, row.name, row.scope)
-            cached = (row.id, row.name, row.scope)
+            cache.put(key_hash, row.id, row.name, row.scope, row.agent_id)
+            cached = (row.id, row.name, row.scope, row.agent_id)
         principal = Principal(*cached)
         if not scope_allows(principal.scope, scope):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this key's scope `{principal.scope}` does not "
@@ -102,3 +104,4 @@ def _now() -> Any:
 
 ReadKey = Annotated[Principal, Depends(require_scope("read"))]
 AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
+AgentKey = Annotated[Principal, Depends(require_scope("agent"))]

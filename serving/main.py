@@ -14,7 +14,7 @@ from crm.db.runtime import resolve_database_url
 from crm.logging import configure_logging
 from crm.settings import Settings, get_settings
 from serving.deps import ApiKeyCache
-from serving.routes import catalog, events, health, nlu, webhooks
+from serving.routes import agents, catalog, commerce, conversations, events, health, nlu, webhooks
 from serving.services.ingest.writer import IngestWriter
 from serving.services.understanding import Understanding
 
@@ -77,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(nlu.router, prefix=API_PREFIX)
     app.include_router(catalog.router, prefix=API_PREFIX)
+    app.include_router(conversations.router, prefix=API_PREFIX)
+    app.include_router(agents.router, prefix=API_PREFIX)
+    app.include_router(commerce.router, prefix=API_PREFIX)
     app.add_route(f"{API_PREFIX}{webhooks.WEBHOOK_POST_PATH}", webhooks.receive_webhook, methods=["POST"],
                   name="receive_webhook", include_in_schema=False)
     _document_raw_routes(app)

@@ -1,10 +1,13 @@
 """A local stand-in for the Graph API: answers the send endpoints the project calls with Meta's response shapes,
 records every request (`GET /_sandbox/messages`), and can post signed status webhooks back to the CRM so the
-whole loop (reply → sent → delivered → read) runs on one machine. `crm sandbox` serves it on 127.0.0.1:8765."""
+whole loop (reply → sent → delivered → read) runs on one machine. It also lists a few WhatsApp message
+templates, paged like Meta pages them, for `crm templates sync`. `crm sandbox` serves it on 127.0.0.1:8765."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import copy
 import itertools
 import os
 import time
@@ -15,17 +18,65 @@ import httpx
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import URL
 
 from serving.services.ingest.signature import sign
 
 _counter = itertools.count(1)
 
 
+def _template(template_id: str, name: str, language: str, category: str, status: str, body: str,
+              **extra: Any) -> dict[str, Any]:
+    return {"name": name, "language": language, "status": status, "category": category, "id": template_id,
+            "components": [{"type": "BODY", "text": body, **extra}], "parameter_format": "POSITIONAL"}
+
+
+# What every WhatsApp Business Account lists here, in Meta's shape: templates to reopen a conversation and to
+# ask for a rating once a case is closed, in Spanish and English, and one still in review (never to be sent).
+SANDBOX_TEMPLATES: list[dict[str, Any]] = [
+    _template("1000000000000001", "seguimiento", "es", "UTILITY", "APPROVED",
+              "Hola {{1}}, ¿seguimos con tu consulta? Responde a este mensaje y te atendemos.",
+              example={"body_text": [["Ana"]]}),
+    _template("1000000000000002", "follow_up", "en_US", "UTILITY", "APPROVED",
+              "Hi {{1}}, shall we pick up where we left off? Reply to this message and we'll help you.",
+              example={"body_text": [["Ana"]]}),
+    _template("1000000000000003", "encuesta_satisfaccion", "es", "UTILITY", "APPROVED",
+              "Hola {{1}}, ¿cómo calificarías la atención que recibiste? Responde con un número del 1 al 5.",
+              example={"body_text": [["Ana"]]}),
+    _template("1000000000000004", "csat_survey", "en_US", "UTILITY", "APPROVED",
+              "Hi {{1}}, how would you rate the help you got? Reply with a number from 1 to 5.",
+              example={"body_text": [["Ana"]]}),
+    _template("1000000000000005", "oferta_semanal", "es", "MARKETING", "PENDING",
+              "{{1}}, esta semana tienes {{2}} de descuento en toda la tienda.",
+              example={"body_text": [["Ana", "15%"]]}),
+]
+
+
+def _cursor(index: int) -> str:
+    return base64.urlsafe_b64encode(f"sandbox:{index}".encode()).decode()
+
+
+def _cursor_index(cursor: str) -> int | None:
+    try:
+        prefix, index = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        return int(index) if prefix == "sandbox" else None
+    except ValueError:
+        return None
+
+
+def _graph_error(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": "OAuthException", "code": code,
+                                   "fbtrace_id": "SANDBOX"}}, status_code=status)
+
+
 def create_sandbox(webhook_url: str | None = None, app_secret: str | None = None,
-                   status_delay_s: float = 0.2) -> FastAPI:
+                   status_delay_s: float = 0.2, templates: list[dict[str, Any]] | None = None) -> FastAPI:
+    """`templates`: what the template endpoint lists (default SANDBOX_TEMPLATES); a test may change the list
+    it passes between requests."""
     app = FastAPI(title="Graph sandbox")
     recorded: list[dict[str, Any]] = []
     tasks: set[asyncio.Task[None]] = set()
+    listed = copy.deepcopy(SANDBOX_TEMPLATES) if templates is None else templates
 
     @app.get("/_sandbox/messages")
     async def messages() -> list[dict[str, Any]]:
@@ -56,6 +107,41 @@ def create_sandbox(webhook_url: str | None = None, app_secret: str | None = None
                                  "messages": [{"id": wamid}]})
         recipient = (body.get("recipient") or {}).get("id")
         return JSONResponse({"recipient_id": recipient, "message_id": f"m_SANDBOX_{n}"})
+
+    @app.get("/{version}/{waba_id}/message_templates")
+    async def message_templates(version: str, waba_id: str, request: Request) -> JSONResponse:
+        """Meta's listing: `fields` selects keys (id always comes), `limit` pages (default 25), `after` and
+        `before` are cursors, and `paging.next` is left out on the last page."""
+        query = request.query_params
+        recorded.append({"id": len(recorded) + 1, "method": "GET", "path": request.url.path,
+                         "query": dict(query), "body": None, "received_at": datetime.now(UTC).isoformat()})
+        try:
+            limit = max(1, min(int(query.get("limit") or 25), 1000))
+        except ValueError:
+            return _graph_error(400, 100, "(#100) Param limit must be an integer")
+        start = 0
+        if cursor := query.get("after"):
+            if (index := _cursor_index(cursor)) is None:
+                return _graph_error(400, 100, "(#100) Invalid cursor")
+            start = index + 1
+        elif cursor := query.get("before"):
+            if (index := _cursor_index(cursor)) is None:
+                return _graph_error(400, 100, "(#100) Invalid cursor")
+            start = max(0, index - limit)
+        page = listed[start:start + limit]
+        fields = [f.strip() for f in (query.get("fields") or "").split(",") if f.strip()]
+        data = [{key: value for key, value in item.items() if not fields or key in fields or key == "id"}
+                for item in page]
+        body: dict[str, Any] = {"data": data}
+        if page:
+            end = start + len(page) - 1
+            body["paging"] = {"cursors": {"before": _cursor(start), "after": _cursor(end)}}
+            url = URL(str(request.url)).remove_query_params(["after", "before"])
+            if end + 1 < len(listed):
+                body["paging"]["next"] = str(url.include_query_params(after=_cursor(end)))
+            if start > 0:
+                body["paging"]["previous"] = str(url.include_query_params(before=_cursor(start)))
+        return JSONResponse(body)
 
     return app
 

@@ -20,8 +20,9 @@ from crm.db.engine import CONNECTION_OPTIONS, create_engine, session_factory
 from crm.db.models import RawWebhookEvent
 from crm.db.urls import plain_url
 from crm.settings import get_settings
-from serving.services import outbox, pipeline
+from serving.services import closure, outbox, pipeline
 from serving.services.channels.graph import GraphClient
+from serving.services.channels.throttle import SendThrottle
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
 from serving.services.understanding import Understanding
 
@@ -41,6 +42,7 @@ app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths
 _sessions: async_sessionmaker[AsyncSession] | None = None
 _understanding: Understanding | None = None
 _graph: GraphClient | None = None
+_throttle: SendThrottle | None = None
 
 
 def _session_factory() -> async_sessionmaker[AsyncSession]:
@@ -85,7 +87,18 @@ send_retry = RetryStrategy(max_attempts=10, exponential_wait=2, retry_exceptions
 async def send_outbound(outbound_id: int) -> None:
     if _graph is None:
         raise RuntimeError("worker Graph client not configured: start it with `crm worker`")
-    await outbox.send_outbound(_session_factory(), _graph, get_settings(), outbound_id)
+    await outbox.send_outbound(_session_factory(), _graph, get_settings(), outbound_id, throttle=_throttle)
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="close_conversations", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def close_conversations_task(context: JobContext, timestamp: int) -> None:
+    """Flow 9: close resolved and idle conversations, asking for a rating where the window allows."""
+    async with _session_factory()() as session:
+        report = await closure.close_conversations(session, get_settings())
+        await session.commit()
+    if report.closed:
+        log.info("worker.conversations_closed", closed=report.closed, csat_sent=report.csat_sent)
 
 
 @app.periodic(cron="* * * * *")
@@ -116,11 +129,14 @@ def build_connector(database_url: str) -> procrastinate.PsycopgConnector:
 @asynccontextmanager
 async def worker_resources(database_url: str) -> AsyncIterator[procrastinate.App]:
     """Open the session factory and the queue connection for `database_url`."""
-    global _sessions, _understanding, _graph
+    global _sessions, _understanding, _graph, _throttle
     engine = create_engine(database_url, pool_size=max(2, _settings.worker_concurrency))
     _sessions = session_factory(engine)
     settings = get_settings()  # read now, not at import: the Graph base URL may point at the local sandbox
     _graph = GraphClient(settings.meta_graph_base_url, settings.meta_graph_version)
+    # Each worker process takes its share of the per-number rate.
+    _throttle = SendThrottle(settings.outbound_rate_per_number, settings.outbound_rate_per_recipient,
+                             settings.outbound_recipient_burst, share=max(1, settings.worker_processes))
     if _understanding is None:
         _understanding = await asyncio.to_thread(Understanding.from_settings, _settings, lambda: _sessions)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,9 @@ from serving.services.ingest.signature import sign
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 WEBHOOK = "/api/v1/webhooks/inbound"
+# Message times in tests are recent: the 24-hour customer-service window decides what may be sent.
+T0 = int(time.time()) - 3600
+T0_MS = T0 * 1000
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -25,6 +25,7 @@ def _session():  # noqa: ANN202
 def create(
     name: str = typer.Option(..., help="Who uses it, e.g. n8n."),
     scope: str = typer.Option("read", help="admin, agent, automation, commerce or read."),
+    agent: int | None = typer.Option(None, help="For scope agent: the agent id (`crm agents list`) it belongs to."),
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
     from crm.db.models import ApiKey
@@ -34,9 +35,18 @@ def create(
     if scope not in API_KEY_SCOPES:
         console.print(f"[red]unknown scope {scope!r}[/red]: use one of {', '.join(API_KEY_SCOPES)}")
         raise typer.Exit(2)
+    if agent is not None and scope != "agent":
+        console.print("[red]--agent goes with --scope agent[/red]")
+        raise typer.Exit(2)
     key = generate_key()
     with _session() as session:
-        session.add(ApiKey(name=name, scope=scope, prefix=display_prefix(key), key_hash=hash_key(key)))
+        from crm.db.models import Agent
+
+        if agent is not None and session.get(Agent, agent) is None:
+            console.print(f"[red]no agent with id {agent}[/red]: see `crm agents list`")
+            raise typer.Exit(2)
+        session.add(ApiKey(name=name, scope=scope, prefix=display_prefix(key), key_hash=hash_key(key),
+                           agent_id=agent))
         session.commit()
     console.print(f"created key for [bold]{name}[/bold] with scope [bold]{scope}[/bold]; "
                   "store it now, it is not shown again:", style="dim", highlight=False)

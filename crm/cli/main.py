@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm.cli import apikeys, catalog, db, events, nlu, services
+from crm.cli import agents, apikeys, catalog, db, events, nlu, services, templates
 
 app = typer.Typer(
     name="crm",
@@ -17,6 +17,8 @@ app.add_typer(apikeys.app, name="apikey")
 app.add_typer(events.app, name="events")
 app.add_typer(nlu.app, name="nlu")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(templates.app, name="templates")
+app.add_typer(agents.app, name="agents")
 app.command()(services.serve)
 app.command()(services.worker)
 app.command()(services.stop)

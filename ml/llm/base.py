@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from ml.nlu.types import IntentResult, LeadScore, SentimentResult
 
-Task = Literal["intent", "sentiment", "lead"]
+Task = Literal["intent", "sentiment", "lead", "reply"]
 Outcome = Literal[
     "ok", "timeout", "rate_limited", "server_error", "invalid_output", "error", "skipped_confident_local",
 ]

@@ -28,7 +28,7 @@ from ml.llm.base import (
     Task,
 )
 from ml.llm.defaults import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
-from ml.llm.parsing import OutputError, parse_result
+from ml.llm.parsing import OutputError, extract_json, parse_result
 from ml.llm.pricing import estimate_cost
 from ml.nlu.types import IntentResult, LeadScore, SentimentResult
 
@@ -109,6 +109,21 @@ class LlmProvider(ABC):
             raise
         input_tokens, output_tokens, cost = self._usage(tokens)
         return Reply(result=result, model=self.model, input_tokens=input_tokens, output_tokens=output_tokens,
+                     estimated_cost_usd=cost)
+
+    async def complete_json(self, system: str, prompt: str) -> Reply[dict[str, Any]]:
+        """One free-form JSON object (no schema, no repair): for callers that validate the content themselves
+        and decide whether to ask again, such as the agent's reply writer and its fact check."""
+        completion = await self._call(system, prompt)
+        usage = self._usage([completion])
+        try:
+            data = extract_json(completion.text)
+        except OutputError as exc:
+            error = ProviderInvalidOutput(str(exc), provider=self.name)
+            error.input_tokens, error.output_tokens, error.estimated_cost_usd = usage
+            raise error from exc
+        input_tokens, output_tokens, cost = usage
+        return Reply(result=data, model=self.model, input_tokens=input_tokens, output_tokens=output_tokens,
                      estimated_cost_usd=cost)
 
     def _usage(self, calls: list[Completion]) -> tuple[int | None, int | None, float | None]:

@@ -39,7 +39,7 @@ NUMBER_WORDS = {"un": 1, "una": 1, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "
 # A number followed by a unit, or by a plural noun ("10 laptops", "tres sillas"); "iphone 15 hoy", "15 de
 # diciembre" and "una empresa" are not quantities.
 QUANTITY = re.compile(
-    r"(?<![\w.,/-])(?:(\d{1,5})|(" + "|".join(NUMBER_WORDS) + r"))\s+(?:(?:de\s+)?(unidades?|units?|pcs|piezas?|"
+    r"(?<![\w.,/-])(?:(\d{1,5})|(" + "|".join(NUMBER_WORDS) + r"))\s+(?:(?:de\s+)?(unidad(?:es)?|units?|pcs|piezas?|"
     r"cajas?|boxes?|pares?|pairs?|docenas?|dozens?)|([a-záéíóúñ]{3,}(?:s|es)))\b", re.IGNORECASE)
 QUANTITY_VERB = re.compile(r"\b(?:quiero|necesito|ocupo|dame|mandame|send me|i need|i want|need|want)\s+(\d{1,5})\b",
                            re.IGNORECASE)

@@ -7,6 +7,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -90,6 +91,47 @@ async def load_demo_catalog() -> int:
         await engine.dispose()
 
 
+DEMO_AGENTS = (("Lucía Herrera", "sales_team", ["laptops", "monitores"]),
+               ("Diego Castillo", "sales_team", ["accesorios"]),
+               ("Marta Quintero", "support_team", ["garantías", "envíos"]),
+               ("Andrés Vega", "retention_specialist", ["reclamos"]))
+
+
+async def prepare_demo_data(seed: int) -> dict[str, int]:
+    """Agents to escalate to (only when there are none) and a commerce history (idempotent upserts)."""
+    from sqlalchemy import func, select
+
+    from crm.db.engine import create_engine, session_factory
+    from crm.db.models import Agent
+    from serving.demo.commerce_history import fill_commerce_history
+
+    engine = create_engine(os.environ["DATABASE_URL"])
+    try:
+        async with session_factory(engine)() as session:
+            added = 0
+            if not (await session.execute(select(func.count()).select_from(Agent))).scalar_one():
+                session.add_all(Agent(name=name, department=department, skills=skills, capacity=8)
+                                for name, department, skills in DEMO_AGENTS)
+                added = len(DEMO_AGENTS)
+            history = await fill_commerce_history(session, seed=seed)
+            await session.commit()
+            return {"agents": added, **history}
+    finally:
+        await engine.dispose()
+
+
+async def run_outcomes(since: datetime) -> dict:
+    from crm.db.engine import create_engine, session_factory
+    from serving.services.conversation_stats import conversation_outcomes
+
+    engine = create_engine(os.environ["DATABASE_URL"])
+    try:
+        async with session_factory(engine)() as session:
+            return await conversation_outcomes(session, since)
+    finally:
+        await engine.dispose()
+
+
 async def wait_for_worker(timeout_s: float = 60.0) -> dict:
     """Until no stored event waits for the worker; returns the ingest statistics."""
     from crm.db.engine import create_engine, session_factory
@@ -131,6 +173,10 @@ def run_demo(customers: int, seed: int) -> None:
     if loaded:
         console.print(f"loaded the demo catalog ({loaded} products) and store policies "
                       "(yours are kept: this only happens on an empty catalog)")
+    prepared = asyncio.run(prepare_demo_data(seed))
+    console.print(("added 4 demo agents; " if prepared.pop("agents") else "") + "commerce history in place: "
+                  + ", ".join(f"{n} {what}" for what, n in prepared.items()))
+    since = datetime.now(UTC)
     stream = build_stream(customers=customers, seed=seed)
     kinds = Counter(event.kind.split(":")[0] for event in stream.events)
     console.print(f"replaying {len(stream.events)} signed webhook deliveries from {len(stream.customers)} "
@@ -139,6 +185,7 @@ def run_demo(customers: int, seed: int) -> None:
     with console.status("waiting for the worker to process the queue..."):
         stats = asyncio.run(wait_for_worker())
     _print_summary(stream, result, stats)
+    _print_outcomes(asyncio.run(run_outcomes(since)))
     rejected = result.sent - result.stored - result.duplicates
     dead = stats["raw_events_by_status"].get("dead_letter", 0)
     if rejected or stats.get("waiting") or dead:
@@ -198,3 +245,20 @@ def _print_summary(stream: Stream, result: ReplayResult, stats: dict) -> None:
         console.print(f"[yellow]{stats['waiting']} events still wait for the worker (see .run/worker.log)")
     console.print("Explore: `crm events list`, `crm apikey create --name me --scope admin` then "
                   "GET /api/v1/events/stats; stop everything with `make stop`.")
+
+
+def _print_outcomes(outcomes: dict) -> None:
+    table = Table(title="How the agent did in this run", show_header=False)
+    table.add_row("conversations with a customer message", str(outcomes["conversations"]))
+    table.add_row("messages sent (replies, handoff notices, surveys)", str(outcomes["replies_sent"]))
+    table.add_row("escalations to a person (tickets)", str(outcomes["escalations"]))
+    rate = outcomes["autonomous_resolution_rate"]
+    table.add_row("autonomous-resolution rate", f"{rate:.0%} (answered by the bot, never escalated)"
+                  if rate is not None else "-")
+    table.add_row("draft orders taken in chat", str(outcomes["draft_orders"]))
+    if outcomes["p95_ms"] is not None:
+        table.add_row("inbound → reply handed to Graph", f"p50 {outcomes['p50_ms']:,.0f} ms, "
+                                                         f"p95 {outcomes['p95_ms']:,.0f} ms")
+    console.print(table)
+    console.print("Agents: `crm agents list`; escalated conversations: GET /api/v1/conversations?status=human "
+                  "(an `agent` key: `crm apikey create --name me --scope agent --agent ID`).")

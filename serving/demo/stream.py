@@ -96,15 +96,20 @@ def _messaging_envelope(channel: str, event: dict[str, Any], at: datetime) -> di
             "entry": [{"id": account, "time": int(at.timestamp() * 1000), "messaging": [event]}]}
 
 
+# How far back a stream starts (its events are spread over several hours after that).
+STREAM_SPAN = timedelta(hours=14)
+
+
 class StreamBuilder:
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, start: datetime | None = None):
         self.rng = random.Random(seed)
         self.seed = seed
         self.fake_es = Faker("es_MX")
         self.fake_en = Faker("en_US")
         self.fake_es.seed_instance(seed)
         self.fake_en.seed_instance(seed + 1)
-        self.clock = datetime(2026, 11, 20, 13, 0, tzinfo=UTC) + timedelta(days=seed % 5)
+        # Recent by default: replies go only within 24 hours of the customer's message (the service window).
+        self.clock = start or (datetime.now(UTC) - STREAM_SPAN).replace(minute=0, second=0, microsecond=0)
         self.counter = 0
 
     def _next_id(self, prefix: str) -> str:
@@ -214,8 +219,9 @@ class StreamBuilder:
         return StreamEvent(body, "leadgen", "facebook")
 
 
-def build_stream(customers: int = 40, seed: int = 7, duplicate_rate: float = 0.15) -> Stream:
-    builder = StreamBuilder(seed)
+def build_stream(customers: int = 40, seed: int = 7, duplicate_rate: float = 0.15,
+                 start: datetime | None = None) -> Stream:
+    builder = StreamBuilder(seed, start)
     stream = Stream()
     for _ in range(customers):
         customer = builder.customer()

@@ -5,10 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
+
+# Upper-cased before the pattern is checked (StringConstraints checks its pattern first), so "usd" is USD.
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"),
+                     BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)]
 
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -17,7 +21,7 @@ class ProductIn(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     description: str | None = None
     price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
-    currency: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{3}$")] = "USD"
+    currency: Currency = "USD"
     stock: int = Field(0, ge=0)
     category: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)

@@ -1,5 +1,5 @@
-"""When a person must take over (flow 7): the spec's criteria as a pure function. The ticket, the agent
-assignment and the bot pause that follow are not built yet (see README).
+"""When a person must take over (flow 7): the spec's criteria, and which department takes it, as pure functions.
+The ticket, the agent assignment, the bot pause and the customer notice that follow live in handoff.py.
 
 Criteria: average sentiment < -0.7 over more than 3 analysed messages; an explicit request for a human (Spanish
 or English); 3 or more bot failures; a potential transaction above a configured amount; legal or compliance
@@ -18,7 +18,9 @@ HUMAN_REQUEST = re.compile(
     r"\b(hablar|comunicar(me)?|comunicame|pasar(me)?|pasame|pasenme|conectar(me)?|conectame) con (una? )?(persona|humano|agente|asesor|ejecutivo|"
     r"alguien|gerente|supervisor)|\b(quiero|necesito) (una? )?(persona|humano|agente|asesor) (real)?|"
     r"\b(persona|humano) real\b|\b(talk|speak|chat) (to|with) (a |an )?(human|person|agent|representative|someone|"
-    r"manager)|\b(real|live) (person|human|agent)\b|\bhuman please\b|\bagente por favor\b")
+    r"manager)|\b(real|live) (person|human|agent)\b|\bhuman please\b|\bagente por favor\b|"
+    # The bot's own "shall I connect you with an advisor?" answered with its quick reply.
+    r"^(si,? )?con (un )?asesor\b|^yes,? an advisor\b")
 LEGAL = re.compile(
     r"\b(abogad[oa]|demanda(r)?|denuncia(r)?|acodeco|defensa del consumidor|tribunal|juicio|legal(es)?|"
     r"lawyer|attorney|lawsuit|sue|court|legal action|gdpr|proteccion de datos|data protection|fraude|fraud)\b")
@@ -39,7 +41,7 @@ class EscalationPolicy:
     sentiment_below: float = -0.7
     min_messages: int = 3
     max_bot_failures: int = 3
-    transaction_above: Decimal = Decimal("1000")
+    transaction_above: Decimal = Decimal("5000")
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,22 @@ def decide_escalation(signals: EscalationSignals, policy: EscalationPolicy = Esc
         reasons.append("vip_customer")
     priority = max((REASON_PRIORITY[r] for r in reasons), default=0)
     return EscalationDecision(escalate=bool(reasons), priority=priority, reasons=reasons)
+
+
+HUMAN_ROUTES = ("sales_team", "retention_specialist", "support_team")
+# Which team takes a conversation escalated for a reason when the routing matrix named no team.
+REASON_DEPARTMENT = {"legal_or_compliance": "support_team", "negative_sentiment": "retention_specialist",
+                     "high_value_transaction": "sales_team", "vip_customer": "sales_team",
+                     "customer_asked_for_human": "support_team", "bot_failed_repeatedly": "support_team"}
+SALES_INTENTS = {"purchase_inquiry", "pricing_question", "product_info", "partnership"}
+
+
+def department_for(route: str | None, reasons: list[str], intent: str | None = None) -> str:
+    """The routing matrix's team if it named one; else the team of the strongest reason; a customer asking for a
+    person while buying goes to sales, otherwise support."""
+    if route in HUMAN_ROUTES:
+        return route
+    ranked = sorted(reasons, key=lambda r: -REASON_PRIORITY[r])
+    if ranked and ranked[0] == "customer_asked_for_human" and intent in SALES_INTENTS:
+        return "sales_team"
+    return REASON_DEPARTMENT[ranked[0]] if ranked else "support_team"

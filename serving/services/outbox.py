@@ -7,6 +7,13 @@
    A row found `sending` was interrupted mid-send: it is never sent again. It is confirmed `sent` when Meta's
    status webhook (WhatsApp, carrying our key as biz_opaque_callback_data) or echo (Messenger / Instagram,
    carrying it as metadata) shows it went out, and marked `unconfirmed` for a person otherwise.
+3. Outside the 24-hour window a WhatsApp message becomes an approved re-engagement template (or fails with
+   `window_closed` when there is none); Messenger / Instagram send a person's answer tagged HUMAN_AGENT within
+   7 days. Meta's own 131047 ("re-engagement message") is handled the same way, once.
+4. Sends wait for the per-number and per-recipient rate (channels/throttle.py); 429 / 130429 / 5xx retry with
+   exponential backoff; permanent errors stay on the row with their code.
+
+The key's prefix says who wrote the message: `reply:` the bot, `agent:` a person, `handoff:`, `csat:`, `closing:`.
 """
 
 from __future__ import annotations
@@ -18,11 +25,21 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm.db.models import ChannelAccount, Conversation, Message, MessageStatusEvent, OutboundMessage
+from crm.db.models import ChannelAccount, Contact, Conversation, Message, MessageStatusEvent, OutboundMessage
 from crm.security.secrets import decrypt_token
 from crm.settings import Settings
-from serving.services.channels.graph import GraphClient, GraphError, messenger_message, whatsapp_message
+from serving.services.channels.graph import (
+    GraphClient,
+    GraphError,
+    QuickReply,
+    messenger_message,
+    whatsapp_message,
+    whatsapp_template_message,
+)
+from serving.services.channels.throttle import SendThrottle
 from serving.services.statuses import apply_recorded_status
+from serving.services.templates import pick_reengagement_template, render_template_text
+from serving.services.window import human_agent_tag_allowed, window_open
 
 log = structlog.get_logger(__name__)
 OUTBOUND_QUEUE = "outbound"
@@ -36,19 +53,32 @@ class RetryLater(Exception):
 
 
 async def queue_reply(session: AsyncSession, *, conversation: Conversation, contact_id: int | None,
-                      in_reply_to: Message, text_body: str, quick_replies: list[str]) -> OutboundMessage | None:
-    """The reply to one inbound message, queued exactly once (None if it was queued before)."""
-    payload = (whatsapp_message(text_body, quick_replies) if conversation.channel == "whatsapp"
-               else messenger_message(text_body, quick_replies))
-    key = f"reply:{in_reply_to.id}"
+                      in_reply_to: Message, text_body: str, quick_replies: list[QuickReply]) -> OutboundMessage | None:
+    """The bot's reply to one inbound message, queued exactly once (None if it was queued before)."""
+    return await queue_message(session, conversation=conversation, contact_id=contact_id,
+                               key=f"reply:{in_reply_to.id}", text_body=text_body, quick_replies=quick_replies,
+                               in_reply_to=in_reply_to, recipient=in_reply_to.counterpart_external_id)
+
+
+async def queue_message(session: AsyncSession, *, conversation: Conversation, contact_id: int | None, key: str,
+                        text_body: str, quick_replies: list[QuickReply] | None = None,
+                        in_reply_to: Message | None = None, recipient: str | None = None,
+                        payload: dict | None = None, kind: str | None = None) -> OutboundMessage | None:
+    """Queue one message and its send job in the caller's transaction; a key queued before returns None."""
+    if payload is None:
+        payload = (whatsapp_message(text_body, quick_replies or []) if conversation.channel == "whatsapp"
+                   else messenger_message(text_body, quick_replies or []))
+    if kind is None:
+        kind = payload.get("type", "text") if conversation.channel == "whatsapp" else "text"
+    recipient = recipient or await conversation_recipient(session, conversation)
+    if recipient is None:
+        raise ValueError(f"conversation {conversation.id} has no customer address to send to")
     inserted = (await session.execute(
         insert(OutboundMessage).values(
             idempotency_key=key, conversation_id=conversation.id, contact_id=contact_id,
-            in_reply_to_message_id=in_reply_to.id, channel=conversation.channel,
-            account_external_id=conversation.account_external_id,
-            recipient_external_id=in_reply_to.counterpart_external_id,
-            kind=payload.get("type", "text") if conversation.channel == "whatsapp" else "text",
-            text=text_body, payload=payload,
+            in_reply_to_message_id=in_reply_to.id if in_reply_to is not None else None,
+            channel=conversation.channel, account_external_id=conversation.account_external_id,
+            recipient_external_id=recipient, kind=kind, text=text_body, payload=payload,
         ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboundMessage.id)
     )).scalar_one_or_none()
     if inserted is None:
@@ -62,9 +92,27 @@ async def queue_reply(session: AsyncSession, *, conversation: Conversation, cont
     return await session.get(OutboundMessage, inserted)
 
 
+async def conversation_recipient(session: AsyncSession, conversation: Conversation) -> str | None:
+    """Who the conversation's customer is on its channel: the sender of its latest inbound message."""
+    return (await session.scalars(
+        select(Message.counterpart_external_id).where(
+            Message.conversation_id == conversation.id, Message.direction == "inbound",
+            Message.counterpart_external_id.is_not(None))
+        .order_by(Message.sent_at.desc().nulls_last(), Message.id.desc()).limit(1))).first()
+
+
 async def send_outbound(sessions: async_sessionmaker[AsyncSession], graph: GraphClient, settings: Settings,
-                        outbound_id: int) -> str:
+                        outbound_id: int, throttle: SendThrottle | None = None) -> str:
     """Send one outbox row; returns its final status. Raises RetryLater for transient failures."""
+    async with sessions() as session:
+        row = await session.get(OutboundMessage, outbound_id)
+        if row is None or row.status in ("sent", "failed", "unconfirmed", "superseded"):
+            return row.status if row else "missing"
+        account, recipient = row.account_external_id, row.recipient_external_id
+    if throttle is not None and row.status == "queued":
+        waited = await throttle.acquire(account, recipient)
+        if waited > 0.5:
+            log.info("outbox.throttled", outbound_id=outbound_id, waited_s=round(waited, 2))
     async with sessions() as session:
         row = await session.get(OutboundMessage, outbound_id, with_for_update=True)
         if row is None or row.status in ("sent", "failed", "unconfirmed", "superseded"):
@@ -78,19 +126,93 @@ async def send_outbound(sessions: async_sessionmaker[AsyncSession], graph: Graph
             await session.commit()
             log.info("outbox.superseded", outbound_id=row.id)
             return "superseded"
+        tag = await _apply_window(session, row, settings, datetime.now(UTC))
+        if row.status == "failed":
+            await session.commit()
+            return "failed"
         row.status, row.attempts = "sending", row.attempts + 1
         token = await _token(session, row, settings)
         await session.commit()
     try:
-        if row.channel == "whatsapp":
-            result = await graph.send_whatsapp(row.account_external_id, row.recipient_external_id, row.payload,
-                                               token, callback_data=row.idempotency_key)
-        else:
-            result = await graph.send_messenger(row.account_external_id, row.recipient_external_id, row.payload,
-                                                token, callback_data=row.idempotency_key)
+        result = await _post(graph, row, token, tag)
     except GraphError as exc:
+        if exc.window_closed and row.kind != "template":
+            return await _retry_as_template(sessions, outbound_id, settings, exc)
         return await _record_failure(sessions, outbound_id, exc)
     return await _record_sent(sessions, outbound_id, result.external_id)
+
+
+async def _post(graph: GraphClient, row: OutboundMessage, token: str | None, tag: str | None):  # noqa: ANN202
+    if row.channel == "whatsapp":
+        return await graph.send_whatsapp(row.account_external_id, row.recipient_external_id, row.payload,
+                                         token, callback_data=row.idempotency_key)
+    return await graph.send_messenger(row.account_external_id, row.recipient_external_id, row.payload,
+                                      token, callback_data=row.idempotency_key, tag=tag)
+
+
+async def _apply_window(session: AsyncSession, row: OutboundMessage, settings: Settings, now: datetime
+                        ) -> str | None:
+    """Outside the 24-hour window: swap a WhatsApp message for a template, tag a person's Messenger / Instagram
+    answer HUMAN_AGENT, or fail the row with `window_closed`. Returns the Send API tag to use, if any."""
+    if row.kind == "template" or row.conversation_id is None:
+        return None
+    conversation = await session.get(Conversation, row.conversation_id)
+    if conversation is None or window_open(conversation.last_inbound_at, now):
+        return None
+    if row.channel == "whatsapp":
+        if not await _use_template(session, row):
+            _fail_window(row, "no approved re-engagement template (run `crm templates sync`)")
+        return None
+    if row.idempotency_key.startswith("agent:") and human_agent_tag_allowed(row.channel,
+                                                                           conversation.last_inbound_at, now):
+        return "HUMAN_AGENT"
+    _fail_window(row, "only a person's answer within 7 days (HUMAN_AGENT tag) may go")
+    return None
+
+
+def _fail_window(row: OutboundMessage, why: str) -> None:
+    row.status, row.error_code = "failed", "window_closed"
+    row.last_error = f"outside the 24-hour customer-service window: {why}"
+    log.warning("outbox.window_closed", outbound_id=row.id, channel=row.channel)
+
+
+async def _use_template(session: AsyncSession, row: OutboundMessage) -> bool:
+    """Rewrite the row as the account's approved re-engagement template, in the customer's language."""
+    account = (await session.scalars(select(ChannelAccount).where(
+        ChannelAccount.channel == "whatsapp", ChannelAccount.external_id == row.account_external_id))).first()
+    if account is None or not account.business_account_id:
+        return False
+    contact = await session.get(Contact, row.contact_id) if row.contact_id else None
+    language = (contact.language if contact is not None else None) or "es"
+    # An opted-out contact gets nothing that reads like marketing.
+    categories = ("UTILITY",) if contact is not None and contact.opted_out else ("UTILITY", "MARKETING")
+    template = await pick_reengagement_template(session, account.business_account_id, language,
+                                                categories=categories)
+    if template is None:
+        return False
+    name = ((contact.first_name or (contact.display_name or "").strip().split(" ")[0]).strip()
+            if contact is not None else "")
+    params = [name or ("cliente" if language != "en" else "there")][: template.parameter_count]
+    params += [""] * (template.parameter_count - len(params))
+    row.payload = whatsapp_template_message(template.name, template.language, params)
+    row.kind, row.text = "template", render_template_text(template, params)
+    log.info("outbox.window_template", outbound_id=row.id, template=template.name)
+    return True
+
+
+async def _retry_as_template(sessions: async_sessionmaker[AsyncSession], outbound_id: int, settings: Settings,
+                             exc: GraphError) -> str:
+    """Meta says the window is closed (131047) although our clock said open: send the template instead."""
+    async with sessions() as session:
+        row = await session.get(OutboundMessage, outbound_id, with_for_update=True)
+        assert row is not None
+        if row.channel == "whatsapp" and await _use_template(session, row):
+            row.status, row.last_error, row.error_code = "queued", str(exc)[:2000], str(exc.code)
+            await session.commit()
+            raise RetryLater("window closed: retrying as a template")
+        _fail_window(row, str(exc))
+        await session.commit()
+    return "failed"
 
 
 async def _superseded(session: AsyncSession, row: OutboundMessage) -> bool:

@@ -21,7 +21,8 @@ from serving.services.ingest.parser import parse_webhook
 from serving.services.ingest.store import IncomingDelivery, build_statement
 from serving.schemas.nlu import MAX_MESSAGE_CHARS
 from serving.services.analysis_records import save_understood
-from serving.services.chat.agent import reply_to
+from serving.services.chat.agent import take_turn
+from serving.services.closure import capture_csat
 from serving.services.opt_out import confirmation as opt_out_confirmation
 from serving.services.opt_out import is_opt_out
 from serving.services.outbox import queue_reply
@@ -89,7 +90,10 @@ async def _process_messages(session: AsyncSession, raw_event_id: int, summary: P
                 seen_at=message.sent_at if message.direction == "inbound" else None,
                 account_external_id=message.account_external_id,
             )
-            conversation = await conversations.open_or_reuse(
+            # A rating answering the CSAT question of a closed conversation belongs to that conversation.
+            rated = (await capture_csat(session, message, contact.id)
+                     if message.direction == "inbound" else None)
+            conversation = rated or await conversations.open_or_reuse(
                 session, contact.id, message.channel, message.account_external_id
             )
             conversations.touch(conversation, message.sent_at or now, message.direction)
@@ -100,7 +104,7 @@ async def _process_messages(session: AsyncSession, raw_event_id: int, summary: P
             summary.conversations.add(conversation.id)
             if message.message_type == "system":
                 await _apply_system_message(session, message, contact)
-            if understanding is not None and is_analyzable(message):
+            if understanding is not None and is_analyzable(message) and rated is None:
                 await _understand_message(session, understanding, message, contact, conversation)
                 summary.analyzed += 1
         await apply_recorded_status(session, message)
@@ -152,8 +156,9 @@ async def _understand_message(session: AsyncSession, understanding: Understandin
         await queue_reply(session, conversation=conversation, contact_id=contact.id, in_reply_to=message,
                           text_body=opt_out_confirmation(contact.language or understood.language), quick_replies=[])
         log.info("pipeline.opted_out", contact_id=contact.id)
-    elif await reply_to(session, understood, message, contact, conversation) is not None:
-        log.info("pipeline.reply_queued", message_id=message.id, conversation_id=conversation.id)
+    else:
+        outcome = await take_turn(session, understood, message, contact, conversation)
+        log.info("pipeline.turn", message_id=message.id, conversation_id=conversation.id, outcome=outcome)
 
 
 def _takes_lead_score(contact: Contact, score: int, scored_at: datetime) -> bool:

@@ -14,7 +14,7 @@ from crm.settings import get_settings
 from serving.schemas.catalog import ProductIn
 from serving.services import catalog, outbox
 from serving.services.channels.graph import GraphClient
-from tests.helpers import count, fetch_one
+from tests.helpers import T0, count, fetch_one
 from tests.integration.test_worker import deliver, drain, wa_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("graph_sandbox")]
@@ -55,7 +55,7 @@ async def test_the_spec_conversation_through_the_worker_and_the_sandbox(clean_db
     turns = ["Hola, busco una laptop para programación", "Desarrollo web, presupuesto hasta $1200",
              "Me gusta la Dell, cuánto demora el envío?"]
     for n, text in enumerate(turns):
-        await deliver(clean_db, wa_text(f"wamid.SPEC{n}", text, ts=1700000000 + 60 * n))
+        await deliver(clean_db, wa_text(f"wamid.SPEC{n}", text, ts=T0 + 60 * n))
         await drain(clean_db)
     sent = [r["body"] for r in sandbox_requests(sandbox)]
     assert len(sent) == 3 and all(body["to"] == "50761234567" for body in sent)
@@ -164,7 +164,7 @@ async def test_a_burst_of_messages_gets_one_considered_answer(clean_db: str, san
     from tests.integration.test_worker import worker_module
 
     for n, text in enumerate(["hola", "busco una laptop para programar", "presupuesto hasta $1200"]):
-        await deliver(clean_db, wa_text(f"wamid.BURST{n}", text, ts=1700000000 + n))
+        await deliver(clean_db, wa_text(f"wamid.BURST{n}", text, ts=T0 + n))
     # Process the inbound queue only (replies wait), as when messages arrive faster than replies go out.
     await db.execute("UPDATE crm.procrastinate_jobs SET scheduled_at = now() + interval '1 hour' "
                      "WHERE task_name = 'send_outbound'")

@@ -10,13 +10,13 @@ from procrastinate import RetryStrategy
 from serving import worker as worker_module
 from serving.services import pipeline
 from serving.services.ingest.store import PROCESS_TASK
-from tests.helpers import add_api_key, api_client, count, fetch_one, make_settings, post_signed
+from tests.helpers import T0, T0_MS, add_api_key, api_client, count, fetch_one, make_settings, post_signed
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("graph_sandbox")]
 
 
 def wa_text(wamid: str, text: str, wa_id: str = "50761234567", name: str = "Ana Pérez",
-            user_id: str | None = "PA.111", ts: int = 1700000000) -> dict:
+            user_id: str | None = "PA.111", ts: int = T0) -> dict:
     contact = {"profile": {"name": name}, "wa_id": wa_id}
     if user_id:
         contact["user_id"] = user_id
@@ -27,7 +27,7 @@ def wa_text(wamid: str, text: str, wa_id: str = "50761234567", name: str = "Ana 
                                     "text": {"body": text}}]}}]}]}
 
 
-def ig_text(mid: str, sender: str, text: str, ts: int = 1700000000000) -> dict:
+def ig_text(mid: str, sender: str, text: str, ts: int = T0_MS) -> dict:
     return {"object": "instagram", "entry": [{"id": "17841", "time": ts, "messaging": [
         {"sender": {"id": sender}, "recipient": {"id": "17841"}, "timestamp": ts,
          "message": {"mid": mid, "text": text}}]}]}
@@ -56,7 +56,7 @@ async def test_worker_creates_contact_and_conversation_and_reuses_them(
     clean_db: str, db: psycopg.AsyncConnection
 ) -> None:
     await deliver(clean_db, wa_text("wamid.A1", "hola, precio del iphone?"),
-                  wa_text("wamid.A2", "y envio a David?", ts=1700000060),
+                  wa_text("wamid.A2", "y envio a David?", ts=(T0 + 60)),
                   ig_text("aWdf1", "778899", "hi! in stock?"))
     await drain(clean_db)
 
@@ -69,7 +69,7 @@ async def test_worker_creates_contact_and_conversation_and_reuses_them(
     assert await identities.fetchall() == [("bsuid", "PA.111"), ("wa_id", "50761234567")]
     conversation = await fetch_one(db, "SELECT * FROM crm.conversations WHERE contact_id = %s", ana["id"])
     assert conversation["status"] == "open" and conversation["channel"] == "whatsapp"
-    assert conversation["last_inbound_at"].timestamp() == 1700000060
+    assert conversation["last_inbound_at"].timestamp() == (T0 + 60)
     assert await count(db, "messages", "conversation_id = %s AND direction = 'inbound'", conversation["id"]) == 2
     assert await count(db, "messages", "processed_at IS NULL OR contact_id IS NULL") == 0
     # One reply per message, through the outbox and the Graph sandbox; when the second message arrived before the
@@ -192,9 +192,9 @@ async def test_comments_become_contacts_but_the_page_itself_does_not(
     clean_db: str, db: psycopg.AsyncConnection
 ) -> None:
     def comment(cid: str, author: str) -> dict:
-        return {"object": "page", "entry": [{"id": "PAGE1", "time": 1700000000, "changes": [{"field": "feed",
+        return {"object": "page", "entry": [{"id": "PAGE1", "time": T0, "changes": [{"field": "feed",
                 "value": {"item": "comment", "verb": "add", "comment_id": cid, "post_id": "PAGE1_1",
-                          "from": {"id": author, "name": "X"}, "created_time": 1700000000,
+                          "from": {"id": author, "name": "X"}, "created_time": T0,
                           "message": "precio?"}}]}]}
 
     await deliver(clean_db, comment("1_1", "USER7"), comment("1_2", "PAGE1"))
@@ -214,15 +214,15 @@ async def test_a_status_that_arrives_before_its_message_is_applied_when_the_mess
              "read" if state == "read" else "delivery": {"mids": ["m_ECHO1"]} if state != "read" else
              {"mid": "m_ECHO1"}}]}]}
 
-    echo = {"object": "page", "entry": [{"id": "PAGE1", "time": 1700000000000, "messaging": [
-        {"sender": {"id": "PAGE1"}, "recipient": {"id": "USER1"}, "timestamp": 1700000000000,
+    echo = {"object": "page", "entry": [{"id": "PAGE1", "time": T0_MS, "messaging": [
+        {"sender": {"id": "PAGE1"}, "recipient": {"id": "USER1"}, "timestamp": T0_MS,
          "message": {"mid": "m_ECHO1", "text": "Hola! te atiende Carla", "is_echo": True}}]}]}
-    unsend_first = {"object": "instagram", "entry": [{"id": "IG1", "time": 1700000000000, "messaging": [
+    unsend_first = {"object": "instagram", "entry": [{"id": "IG1", "time": T0_MS, "messaging": [
         {"sender": {"id": "IGUSER"}, "recipient": {"id": "IG1"}, "timestamp": 1700000005000,
          "message": {"mid": "aWdf-withdrawn", "is_deleted": True}}]}]}
-    withdrawn = ig_text("aWdf-withdrawn", "IGUSER", "ups, mensaje equivocado", ts=1700000000000)
+    withdrawn = ig_text("aWdf-withdrawn", "IGUSER", "ups, mensaje equivocado", ts=T0_MS)
     withdrawn["entry"][0]["id"] = withdrawn["entry"][0]["messaging"][0]["recipient"]["id"] = "IG1"
-    await deliver(clean_db, receipt("read", 1700000009000), unsend_first)
+    await deliver(clean_db, receipt("read", (T0_MS + 9000)), unsend_first)
     await deliver(clean_db, receipt("delivered", 1700000008000), echo, withdrawn)
     await drain(clean_db)
     row = await fetch_one(db, "SELECT status, direction FROM crm.messages WHERE external_id = 'm_ECHO1'")
@@ -259,7 +259,7 @@ async def test_a_job_orphaned_by_a_dead_worker_is_requeued_and_its_customer_unbl
     clean_db: str, db: psycopg.AsyncConnection
 ) -> None:
     [first, second] = await deliver(clean_db, ig_text("aWdf-o1", "777", "hola"),
-                                    ig_text("aWdf-o2", "777", "sigo aqui?", ts=1700000009000))
+                                    ig_text("aWdf-o2", "777", "sigo aqui?", ts=(T0_MS + 9000)))
     # A worker took the first job, then died without a trace (kill -9): the job stays `doing`, and the second
     # job, which shares the customer's lock, cannot start.
     await db.execute("INSERT INTO crm.procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour')")

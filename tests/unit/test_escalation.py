@@ -34,8 +34,8 @@ def test_sentiment_needs_more_than_three_messages_below_the_threshold() -> None:
 def test_bot_failures_transactions_and_vips() -> None:
     assert not decide_escalation(EscalationSignals("hola", bot_failures=2)).escalate
     assert decide_escalation(EscalationSignals("hola", bot_failures=3)).reasons == ["bot_failed_repeatedly"]
-    assert not decide_escalation(EscalationSignals("hola", transaction_amount=Decimal("1000"))).escalate
-    assert decide_escalation(EscalationSignals("hola", transaction_amount=Decimal("1000.01"))).escalate
+    assert not decide_escalation(EscalationSignals("hola", transaction_amount=Decimal("5000"))).escalate
+    assert decide_escalation(EscalationSignals("hola", transaction_amount=Decimal("5000.01"))).escalate
     vip = decide_escalation(EscalationSignals("hola", vip=True))
     assert vip.reasons == ["vip_customer"] and vip.priority == 3
 

@@ -13,6 +13,10 @@ from importlib.resources import files
 
 SYSTEM = "system"
 REPAIR = "repair"
+# The conversational agent (flow 6): its system prompt, the per-turn RAG prompt and the fact-check repair note.
+AGENT_REPLY = "agent_reply"
+AGENT_TURN = "agent_turn"
+AGENT_REPAIR = "agent_repair"
 # Cost and abuse bound: a chat message longer than this is cut before it reaches a paid API.
 MAX_MESSAGE_CHARS = 8_000
 # Hints meant for the chain (not for the model) that callers may put in `context`.

@@ -12,7 +12,7 @@ from ml.nlu.text import fold
 from ml.nlu.types import IntentResult
 from serving.services.chat.facts import ProductFact
 from serving.services.chat.facts_check import unsupported_figures
-from serving.services.chat.responder import respond, search_text, update_state
+from serving.services.chat.responder import Reply, respond, search_text, update_state
 from serving.services.chat.state import DialogueState
 
 CATALOG = [
@@ -38,7 +38,7 @@ def search(catalog: list[ProductFact], query: str) -> list[ProductFact]:
                                                .split()) or "laptop" in words and p.category == "laptops"]
 
 
-def turn(state: DialogueState, text: str, catalog: list[ProductFact] = CATALOG, language: str = "es"):  # noqa: ANN201
+def turn(state: DialogueState, text: str, catalog: list[ProductFact] = CATALOG, language: str = "es") -> Reply:
     intent = IntentResult(primary_intent="product_info", confidence=0.9, entities=extract_entities(text))
     update_state(state, text, intent, language)
     return respond(state, text, intent, search(catalog, search_text(state)), POLICIES)
