@@ -52,7 +52,9 @@ class EscalationDecision:
 
 
 REASON_PRIORITY = {"legal_or_compliance": 5, "customer_asked_for_human": 4, "negative_sentiment": 5,
-                   "bot_failed_repeatedly": 4, "high_value_transaction": 4, "vip_customer": 3}
+                   "bot_failed_repeatedly": 4, "high_value_transaction": 4, "vip_customer": 3,
+                   # Not criteria: follow-ups the bot promised from the customer's records (knowledge.py).
+                   "order_follow_up": 3, "invoice_request": 2}
 
 
 def decide_escalation(signals: EscalationSignals, policy: EscalationPolicy = EscalationPolicy()
@@ -80,7 +82,8 @@ HUMAN_ROUTES = ("sales_team", "retention_specialist", "support_team")
 # Which team takes a conversation escalated for a reason when the routing matrix named no team.
 REASON_DEPARTMENT = {"legal_or_compliance": "support_team", "negative_sentiment": "retention_specialist",
                      "high_value_transaction": "sales_team", "vip_customer": "sales_team",
-                     "customer_asked_for_human": "support_team", "bot_failed_repeatedly": "support_team"}
+                     "customer_asked_for_human": "support_team", "bot_failed_repeatedly": "support_team",
+                     "order_follow_up": "support_team", "invoice_request": "support_team"}
 SALES_INTENTS = {"purchase_inquiry", "pricing_question", "product_info", "partnership"}
 
 

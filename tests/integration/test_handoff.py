@@ -169,3 +169,21 @@ async def test_agent_text_outside_the_window_is_refused_with_a_clear_error(clean
         both = await client.post(f"/api/v1/conversations/{cid}/messages", headers=headers,
                                  json={"text": "hola", "template": {"name": "x"}})
         assert both.status_code == 422
+
+
+async def test_a_late_order_is_answered_from_the_customers_records_and_handed_to_support(
+        clean_db: str, sandbox: str, db: psycopg.AsyncConnection) -> None:
+    await add_agent(db, "Marta Quintero", "support_team")
+    await deliver(clean_db, wa_text("wamid.K1", "hola"))
+    await drain(clean_db)
+    contact_id = (await fetch_one(db, "SELECT id FROM crm.contacts"))["id"]
+    await db.execute("INSERT INTO crm.orders (order_number, contact_id, status, total, currency, shipping_method, "
+                     "shipping_city, placed_at) VALUES ('WEB-1001', %s, 'shipped', 1114, 'USD', 'Express', 'David', "
+                     "now() - interval '5 days')", (contact_id,))
+    await deliver(clean_db, wa_text("wamid.K2", "mi pedido no ha llegado y ya pasaron 5 dias", ts=T0 + 60))
+    await drain(clean_db)
+    texts = sent_texts(sandbox)
+    assert "Tu pedido WEB-1001" in texts[-2] and "$1,114" in texts[-2] and "enviado" in texts[-2]
+    assert texts[-1].startswith("Te comunico con Marta"), "the promised follow-up is a ticket, announced after"
+    ticket = await fetch_one(db, "SELECT department, reasons FROM crm.tickets")
+    assert ticket == {"department": "support_team", "reasons": ["order_follow_up"]}

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.db.models import Contact, Conversation, Message
 from crm.settings import Settings, get_settings
 from serving.services import catalog, handoff
+from serving.services.customer_history import customer_history
 from serving.services.chat.facts import ProductFact
+from serving.services.chat.knowledge import account_answer, asks_about_account
 from serving.services.chat.llm_reply import (
     compose_reply,
     customer_summary,
@@ -118,6 +120,9 @@ async def take_turn(session: AsyncSession, understood: Understood, message: Mess
                           text_body=closing, quick_replies=[])
         return "resolved"
 
+    if state.awaiting is None and asks_about_account(text):
+        return await _answer_from_history(session, settings, conversation, contact, message, understood,
+                                           language, policies)
     # With an LLM configured it writes the reply, checked against the catalog; otherwise (or when its draft
     # fails the check twice) the offline responder's answer goes.
     writer = default_writer(settings)
@@ -142,6 +147,23 @@ async def take_turn(session: AsyncSession, understood: Understood, message: Mess
     queued = await queue_reply(session, conversation=conversation, contact_id=contact.id, in_reply_to=message,
                                text_body=reply.text, quick_replies=reply.quick_replies)
     return "replied" if queued is not None else "duplicate"
+
+
+async def _answer_from_history(session: AsyncSession, settings: Settings, conversation: Conversation,
+                               contact: Contact, message: Message, understood: Understood, language: str,
+                               policies: dict) -> TurnOutcome:
+    """Order status and invoices from the customer's records; a promised follow-up becomes a ticket."""
+    history = await customer_history(session, contact.id)
+    answer = account_answer(message.text or "", history, language != "en")
+    assert answer is not None  # asks_about_account matched
+    await queue_reply(session, conversation=conversation, contact_id=contact.id, in_reply_to=message,
+                      text_body=answer.text, quick_replies=[])
+    if not answer.offer_human:
+        return "replied"
+    reason = "invoice_request" if answer.topic == "invoice" else "order_follow_up"
+    await _escalate(session, settings, conversation, contact, message, "chatbot", [reason],
+                    understood.routing.priority, understood, language, policies)
+    return "escalated"
 
 
 async def _escalate(session: AsyncSession, settings: Settings, conversation: Conversation, contact: Contact,

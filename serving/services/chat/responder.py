@@ -19,6 +19,7 @@ from typing import Any
 from ml.nlu.text import fold
 from ml.nlu.types import IntentResult
 from serving.services.chat.facts import ProductFact, money
+from serving.services.chat.knowledge import policy_answer
 from serving.services.chat.state import (
     ORDER_STEPS,
     DialogueState,
@@ -126,6 +127,26 @@ def respond(state: DialogueState, text: str, intent: IntentResult, candidates: l
         return ordered
     if asks_about_shipping(text) and (state.selected or state.recommended):
         return _shipping(state, candidates, policies, es)
+    knowledge = policy_answer(text, policies, es)
+    about_products = bool(candidates) and intent.primary_intent in PRODUCT_INTENTS
+    if knowledge is not None and not (about_products and knowledge.topic in COMBINABLE_TOPICS):
+        return Reply(knowledge.text, state, action=None)
+    reply = _product_reply(state, text, intent, candidates, chosen, es)
+    if knowledge is None:
+        return reply
+    if reply.action == "offer_human":
+        return Reply(knowledge.text, state)
+    reply.text = f"{reply.text}\n\n{knowledge.text}"  # "¿precio del TV y envían a David?" gets both
+    return reply
+
+
+# Policy questions asked together with a product question are answered after the product part.
+COMBINABLE_TOPICS = {"coverage", "payment"}
+PRODUCT_INTENTS = {"pricing_question", "product_info", "purchase_inquiry"}
+
+
+def _product_reply(state: DialogueState, text: str, intent: IntentResult, candidates: list[ProductFact],
+                   chosen: ProductFact | None, es: bool) -> Reply:
     if chosen is not None:
         return _product_card(state, chosen, es)
     if state.selected and not state.recommended:
