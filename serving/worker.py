@@ -102,6 +102,17 @@ async def close_conversations_task(context: JobContext, timestamp: int) -> None:
 
 
 @app.periodic(cron="* * * * *")
+@app.task(name="resend_window_failures", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def resend_window_failures_task(context: JobContext, timestamp: int) -> None:
+    """Messages Meta refused after the fact (status webhook 131047) go again as an approved template."""
+    async with _session_factory()() as session:
+        handled = await outbox.resend_window_failures(session)
+        await session.commit()
+    if handled:
+        log.info("worker.window_failures_resent", count=handled)
+
+
+@app.periodic(cron="* * * * *")
 @app.task(name="retry_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def retry_stalled_jobs_task(context: JobContext, timestamp: int) -> None:
     await retry_stalled_jobs(context.app)

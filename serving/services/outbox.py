@@ -311,3 +311,32 @@ async def _confirm_interrupted(session: AsyncSession, row: OutboundMessage) -> s
     row.status, row.external_id, row.sent_at = "sent", external_id, row.sent_at or datetime.now(UTC)
     log.info("outbox.confirmed_after_interruption", outbound_id=row.id, external_id=external_id)
     return "sent"
+
+
+WINDOW_FAILURE_BATCH = 100
+
+
+async def resend_window_failures(session: AsyncSession) -> int:
+    """WhatsApp usually reports a closed window after accepting the send: a `failed` status webhook with error
+    131047. Each such message is queued once more as the approved re-engagement template (key `<key>:template`),
+    or, with none approved, its row is marked `window_closed`. Returns how many were handled."""
+    rows = (await session.scalars(
+        select(OutboundMessage).join(Message, Message.id == OutboundMessage.message_id).where(
+            OutboundMessage.channel == "whatsapp", OutboundMessage.kind != "template",
+            OutboundMessage.error_code.is_distinct_from("131047"),
+            Message.status == "failed", Message.status_error.contains([{"code": 131047}]),
+        ).limit(WINDOW_FAILURE_BATCH).with_for_update(of=OutboundMessage, skip_locked=True))).all()
+    for row in rows:
+        row.error_code = "131047"
+        row.last_error = "Meta reported the 24-hour window closed (status webhook 131047)"
+        conversation = await session.get(Conversation, row.conversation_id) if row.conversation_id else None
+        if conversation is None:
+            continue
+        retry = await queue_message(session, conversation=conversation, contact_id=row.contact_id,
+                                    key=f"{row.idempotency_key}:template", text_body=row.text or "",
+                                    recipient=row.recipient_external_id, payload=row.payload, kind=row.kind)
+        if retry is not None and not await _use_template(session, retry):
+            _fail_window(retry, "no approved re-engagement template (run `crm templates sync`)")
+        log.info("outbox.window_failure_resent", outbound_id=row.id, as_template=retry is not None
+                 and retry.kind == "template")
+    return len(rows)

@@ -139,3 +139,33 @@ async def test_thanks_resolves_and_the_sweep_closes_with_a_csat_list_inside_the_
     await drain(clean_db)
     rated = await fetch_one(db, "SELECT status, csat_score FROM crm.conversations WHERE id = %s", conversation["id"])
     assert rated == {"status": "closed", "csat_score": 4}
+
+
+async def test_a_131047_status_webhook_sends_the_template_once(clean_db: str, sandbox: str,
+                                                              db: psycopg.AsyncConnection) -> None:
+    """Meta accepts the send, then reports the closed window in a `failed` status: the template goes instead."""
+    await load_catalog(clean_db)
+    await add_number_with_template(db)
+    await deliver(clean_db, wa_text("wamid.S1", "hola, tienen laptops?"))
+    await drain(clean_db)
+    wamid = (await fetch_one(db, "SELECT external_id FROM crm.outbound_messages"))["external_id"]
+    failed = {"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages",
+              "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "99"},
+                        "statuses": [{"id": wamid, "status": "failed", "timestamp": str(T0 + 5),
+                                      "recipient_id": "50761234567",
+                                      "errors": [{"code": 131047, "title": "Re-engagement message"}]}]}}]}]}
+    await deliver(clean_db, failed)
+    engine = create_engine(clean_db)
+    try:
+        for _ in range(2):  # the sweep runs every minute; the second run finds nothing left to do
+            async with session_factory(engine)() as session:
+                handled = await outbox.resend_window_failures(session)
+                await session.commit()
+            assert handled == (1 if _ == 0 else 0)
+    finally:
+        await engine.dispose()
+    await drain(clean_db)
+    template_sends = [r for r in sandbox_requests(sandbox) if r["body"] and r["body"].get("type") == "template"]
+    assert len(template_sends) == 1 and template_sends[0]["body"]["template"]["name"] == "seguimiento"
+    original = await fetch_one(db, "SELECT error_code FROM crm.outbound_messages WHERE external_id = %s", wamid)
+    assert original["error_code"] == "131047"
