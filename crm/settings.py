@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     outbound_rate_per_number: float = 80.0
     outbound_rate_per_recipient: float = 1.0
     outbound_recipient_burst: int = 3
+    reply_debounce_ms: int = 1500
 
     # Local NLU models (trained from ml/data by `crm nlu train`, or on first use)
     nlu_model_dir: Path = PROJECT_ROOT / ".local" / "models" / "nlu"

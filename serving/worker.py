@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import procrastinate
+import sqlalchemy.exc
 import structlog
 from procrastinate import JobContext, RetryStrategy
 from sqlalchemy import update
@@ -80,14 +81,26 @@ async def record_failure(sessions: async_sessionmaker[AsyncSession], raw_event_i
     log_method("worker.event_failed", raw_event_id=raw_event_id, status=status, error=error)
 
 
-send_retry = RetryStrategy(max_attempts=10, exponential_wait=2, retry_exceptions=[outbox.RetryLater])
+# Transient Graph failures and a database that went away are retried; anything else is a bug or a permanent
+# failure, and the row is settled at once (see outbox.give_up).
+send_retry = RetryStrategy(max_attempts=10, exponential_wait=2,
+                           retry_exceptions=[outbox.RetryLater, sqlalchemy.exc.OperationalError,
+                                             sqlalchemy.exc.InterfaceError])
 
 
-@app.task(name=outbox.SEND_TASK, queue=outbox.OUTBOUND_QUEUE, retry=send_retry)
-async def send_outbound(outbound_id: int) -> None:
+@app.task(name=outbox.SEND_TASK, queue=outbox.OUTBOUND_QUEUE, retry=send_retry, pass_context=True)
+async def send_outbound(context: JobContext, outbound_id: int) -> None:
     if _graph is None:
         raise RuntimeError("worker Graph client not configured: start it with `crm worker`")
-    await outbox.send_outbound(_session_factory(), _graph, get_settings(), outbound_id, throttle=_throttle)
+    sessions = _session_factory()
+    try:
+        await outbox.send_outbound(sessions, _graph, get_settings(), outbound_id, throttle=_throttle)
+    except Exception as exc:
+        strategy = app.tasks[outbox.SEND_TASK].retry_strategy
+        retried = strategy is not None and strategy.get_retry_decision(exception=exc, job=context.job) is not None
+        if not retried:  # no row may stay queued or sending forever
+            await outbox.give_up(sessions, outbound_id, f"{type(exc).__name__}: {exc}")
+        raise
 
 
 @app.periodic(cron="* * * * *")

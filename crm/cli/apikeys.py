@@ -35,8 +35,9 @@ def create(
     if scope not in API_KEY_SCOPES:
         console.print(f"[red]unknown scope {scope!r}[/red]: use one of {', '.join(API_KEY_SCOPES)}")
         raise typer.Exit(2)
-    if agent is not None and scope != "agent":
-        console.print("[red]--agent goes with --scope agent[/red]")
+    if (agent is not None) != (scope == "agent"):
+        console.print("[red]an agent key belongs to one agent: use --scope agent with --agent ID[/red] "
+                      "(see `crm agents list`)")
         raise typer.Exit(2)
     key = generate_key()
     with _session() as session:

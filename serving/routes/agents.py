@@ -3,7 +3,9 @@ them; an agent's own key may switch their availability."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -35,7 +37,7 @@ async def create_agent(body: AgentIn, session: SessionDep, _: AdminKey) -> Agent
 
 
 @router.post("/{agent_id}/availability", response_model=AgentOut)
-async def set_availability(agent_id: int, body: AvailabilityIn, session: SessionDep, principal: AgentKey) -> AgentOut:
+async def set_availability(agent_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: AvailabilityIn, session: SessionDep, principal: AgentKey) -> AgentOut:
     if principal.scope != "admin" and principal.agent_id != agent_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "an agent key may change only its own agent")
     agent = await session.get(Agent, agent_id)

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, status
 from sqlalchemy import select
 
 from crm.db.models import Agent, ChannelAccount, Contact, Conversation, Message, OutboundMessage, Ticket
@@ -24,18 +24,20 @@ from serving.schemas.conversations import (
     TicketOut,
 )
 from serving.services import closure, handoff
-from serving.services.channels.graph import whatsapp_template_message
+from serving.services.channels.graph import TemplateParameterError, whatsapp_template_message
 from serving.services.outbox import queue_message
 from serving.services.templates import approved_template, render_template_text
 from serving.services.window import human_agent_tag_allowed, window_closes_at, window_open
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
+ConversationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+AgentIdParam = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Admin keys: the agent acted for.")]
 
 
 @router.get("", response_model=list[ConversationOut])
 async def list_conversations(session: SessionDep, _: ReadKey, status_: Annotated[
         ConversationStatus | None, Query(alias="status")] = None, department: str | None = None,
-        agent_id: int | None = None, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+        agent_id: AgentIdParam = None, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
 ) -> list[ConversationOut]:
     """Most urgent first (priority, then the longest waiting)."""
     query = select(Conversation)
@@ -54,12 +56,12 @@ async def list_conversations(session: SessionDep, _: ReadKey, status_: Annotated
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
-async def get_conversation(conversation_id: int, session: SessionDep, _: ReadKey) -> ConversationOut:
+async def get_conversation(conversation_id: ConversationId, session: SessionDep, _: ReadKey) -> ConversationOut:
     return await _view(session, await _conversation(session, conversation_id))
 
 
 @router.get("/{conversation_id}/messages", response_model=list[MessageOut])
-async def conversation_messages(conversation_id: int, session: SessionDep, _: ReadKey,
+async def conversation_messages(conversation_id: ConversationId, session: SessionDep, _: ReadKey,
                                 limit: int = Query(100, ge=1, le=1000)) -> list[MessageOut]:
     """The thread, oldest first (the latest `limit` messages)."""
     await _conversation(session, conversation_id)
@@ -70,11 +72,11 @@ async def conversation_messages(conversation_id: int, session: SessionDep, _: Re
 
 
 @router.post("/{conversation_id}/claim", response_model=ConversationOut)
-async def claim(conversation_id: int, session: SessionDep, principal: AgentKey,
-                body: ClaimIn | None = None) -> ConversationOut:
+async def claim(conversation_id: ConversationId, session: SessionDep, principal: AgentKey,
+                body: ClaimIn | None = None, agent_id: AgentIdParam = None) -> ConversationOut:
     """Take the conversation: its ticket is yours and the bot stops answering until you hand it back."""
     body = body or ClaimIn()
-    agent = await _acting_agent(session, principal, body.agent_id)
+    agent = await _acting_agent(session, principal, agent_id or body.agent_id)
     conversation = await _conversation(session, conversation_id, for_update=True)
     await _claim(session, conversation, agent, force=body.force)
     await session.commit()
@@ -82,8 +84,8 @@ async def claim(conversation_id: int, session: SessionDep, principal: AgentKey,
 
 
 @router.post("/{conversation_id}/messages", response_model=QueuedMessageOut, status_code=status.HTTP_202_ACCEPTED)
-async def send_message(conversation_id: int, body: AgentMessageIn, session: SessionDep, principal: AgentKey,
-                       settings: SettingsDep, agent_id: int | None = None,
+async def send_message(conversation_id: ConversationId, body: AgentMessageIn, session: SessionDep, principal: AgentKey,
+                       settings: SettingsDep, agent_id: AgentIdParam = None,
                        idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> QueuedMessageOut:
     """Queue a message to the customer (sent once, in order, by the worker). Claims the conversation if nobody
     has it. Send the same `Idempotency-Key` header again and the first message is returned, not a second one."""
@@ -91,7 +93,9 @@ async def send_message(conversation_id: int, body: AgentMessageIn, session: Sess
     conversation = await _conversation(session, conversation_id, for_update=True)
     if conversation.status == "closed":
         raise HTTPException(status.HTTP_409_CONFLICT, "the conversation is closed")
-    key = f"agent:{idempotency_key or uuid.uuid4().hex}"
+    # Scoped to the conversation and the key that sent it: one caller's "1" never swallows another's message.
+    key = (f"agent:{conversation_id}:{principal.key_id}:{idempotency_key}" if idempotency_key
+           else f"agent:{conversation_id}:{uuid.uuid4().hex}")
     existing = (await session.scalars(select(OutboundMessage).where(OutboundMessage.idempotency_key == key))).first()
     if existing is not None:
         return QueuedMessageOut(outbound_id=existing.id, status=existing.status, kind=existing.kind, duplicate=True)
@@ -117,13 +121,14 @@ async def send_message(conversation_id: int, body: AgentMessageIn, session: Sess
 
 
 @router.post("/{conversation_id}/handback", response_model=ConversationOut)
-async def hand_back(conversation_id: int, session: SessionDep, principal: AgentKey,
-                    body: HandbackIn | None = None, agent_id: int | None = None) -> ConversationOut:
+async def hand_back(conversation_id: ConversationId, session: SessionDep, principal: AgentKey,
+                    body: HandbackIn | None = None, agent_id: AgentIdParam = None) -> ConversationOut:
     """Give the conversation back to the bot: the ticket is resolved and the bot answers the next message."""
-    await _acting_agent(session, principal, agent_id)
+    agent = await _acting_agent(session, principal, agent_id)
     conversation = await _conversation(session, conversation_id, for_update=True)
     if conversation.status == "closed":
         raise HTTPException(status.HTTP_409_CONFLICT, "the conversation is closed")
+    await _require_owner(session, conversation, agent, principal)
     await handoff.hand_back(session, conversation)
     if body and body.note:
         ticket = (await session.scalars(select(Ticket).where(Ticket.conversation_id == conversation.id)
@@ -135,34 +140,49 @@ async def hand_back(conversation_id: int, session: SessionDep, principal: AgentK
 
 
 @router.post("/{conversation_id}/close", response_model=ConversationOut)
-async def close(conversation_id: int, session: SessionDep, principal: AgentKey, settings: SettingsDep,
-                body: CloseIn | None = None, agent_id: int | None = None) -> ConversationOut:
+async def close(conversation_id: ConversationId, session: SessionDep, principal: AgentKey, settings: SettingsDep,
+                body: CloseIn | None = None, agent_id: AgentIdParam = None) -> ConversationOut:
     """Close the case; a 1-5 rating question goes out if the 24-hour window is still open."""
     body = body or CloseIn()
-    await _acting_agent(session, principal, agent_id)
+    agent = await _acting_agent(session, principal, agent_id)
     conversation = await _conversation(session, conversation_id, for_update=True)
     if conversation.status == "closed":
         raise HTTPException(status.HTTP_409_CONFLICT, "the conversation is already closed")
+    await _require_owner(session, conversation, agent, principal)
     await closure.close(session, settings, conversation, body.reason, ask_csat=body.ask_csat)
     await session.commit()
     return await _view(session, conversation)
 
 
 async def _acting_agent(session: SessionDep, principal: Principal, agent_id: int | None) -> Agent:
-    chosen = principal.agent_id if principal.agent_id is not None else agent_id
-    if principal.agent_id is not None and agent_id not in (None, principal.agent_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this key belongs to another agent")
-    if chosen is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            "this key belongs to no agent: pass `agent_id`, or create the agent's own key with "
-                            "`crm apikey create --scope agent --agent ID`")
+    """The agent an `agent` key belongs to; an admin key names the agent it acts for."""
+    if principal.scope != "admin":
+        if principal.agent_id is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this key belongs to no agent: create the agent's own "
+                                                           "key with `crm apikey create --scope agent --agent ID`")
+        if agent_id not in (None, principal.agent_id):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this key belongs to another agent")
+        chosen = principal.agent_id
+    else:
+        chosen = agent_id if agent_id is not None else principal.agent_id
+        if chosen is None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "an admin key acts for an agent: pass "
+                                                                       "`agent_id`")
     agent = await session.get(Agent, chosen)
     if agent is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no agent {chosen}")
     return agent
 
 
-async def _conversation(session: SessionDep, conversation_id: int, for_update: bool = False) -> Conversation:
+async def _require_owner(session: SessionDep, conversation: Conversation, agent: Agent,
+                         principal: Principal) -> None:
+    """Another agent's live conversation is theirs to hand back or close (admins may)."""
+    ticket = await handoff.live_ticket(session, conversation.id)
+    if ticket is not None and ticket.agent_id not in (None, agent.id) and principal.scope != "admin":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"agent {ticket.agent_id} has this conversation")
+
+
+async def _conversation(session: SessionDep, conversation_id: ConversationId, for_update: bool = False) -> Conversation:
     conversation = await session.get(Conversation, conversation_id, with_for_update=for_update)
     if conversation is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id}")
@@ -208,9 +228,15 @@ async def _template_payload(session: SessionDep, conversation: Conversation, bod
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"template {template.name!r} takes {template.parameter_count} parameters, "
                             f"got {len(body.template.parameters)}")
+    contact = await session.get(Contact, conversation.contact_id)
+    if contact is not None and contact.opted_out and (template.category or "").upper() == "MARKETING":
+        raise HTTPException(status.HTTP_409_CONFLICT, "the contact opted out: no MARKETING templates")
     params = list(body.template.parameters)
-    return (whatsapp_template_message(template.name, template.language, params),
-            render_template_text(template, params))
+    try:
+        return (whatsapp_template_message(template.name, template.language, params),
+                render_template_text(template, params))
+    except (TemplateParameterError, ValueError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"template parameters: {exc}") from exc
 
 
 async def _view(session: SessionDep, conversation: Conversation) -> ConversationOut:

@@ -48,11 +48,19 @@ def is_thanks(text: str) -> bool:
 
 def csat_answer(message: Message) -> int | None:
     """The rating in a tapped CSAT option (its id comes back in the payload) or a bare "4" typed back."""
+    return csat_tapped(message) or csat_typed(message)
+
+
+def csat_tapped(message: Message) -> int | None:
     payload = message.payload or {}
     reply_id = ((payload.get("interactive") or {}).get("id") or (payload.get("quick_reply") or {}).get("payload")
                 or (payload.get("button") or {}).get("payload"))
     if reply_id and (match := CSAT_ID.match(str(reply_id))):
         return int(match.group(1))
+    return None
+
+
+def csat_typed(message: Message) -> int | None:
     if message.text and (match := CSAT_TEXT.match(message.text)):
         return int(match.group(1))
     return None
@@ -61,7 +69,15 @@ def csat_answer(message: Message) -> int | None:
 async def capture_csat(session: AsyncSession, message: Message, contact_id: int) -> Conversation | None:
     """If this inbound message answers a CSAT question asked within the last 24 hours, store the score on that
     (closed) conversation and return it, so the answer does not open a new conversation."""
-    score = csat_answer(message)
+    score = csat_tapped(message)
+    if score is None and (score := csat_typed(message)) is not None:
+        # A bare "2" may answer the bot in a newer conversation ("¿cuántas unidades?"): only a rating then.
+        live = (await session.scalars(select(Conversation.id).where(
+            Conversation.contact_id == contact_id, Conversation.channel == message.channel,
+            Conversation.account_external_id == message.account_external_id,
+            Conversation.status != "closed").limit(1))).first()
+        if live is not None:
+            return None
     if score is None:
         return None
     since = (message.sent_at or datetime.now(UTC)) - SERVICE_WINDOW
@@ -103,9 +119,11 @@ async def close(session: AsyncSession, settings: Settings, conversation: Convers
     return queued is not None
 
 
-def mark_resolved(conversation: Conversation, now: datetime) -> None:
+def mark_resolved(conversation: Conversation, now: datetime, by: str) -> None:
+    """`by` is `bot` or `agent`: the reason the conversation closes with after the grace period."""
     if conversation.status in ("open", "human", "pending_human"):
         conversation.status, conversation.resolved_at = "resolved", now
+        conversation.close_reason = f"resolved_by_{by}"
 
 
 async def close_conversations(session: AsyncSession, settings: Settings, now: datetime | None = None
@@ -123,9 +141,7 @@ async def close_conversations(session: AsyncSession, settings: Settings, now: da
     report = ClosureReport()
     for conversation in due:
         if conversation.status == "resolved":
-            had_ticket = (await session.scalars(select(Ticket.id).where(
-                Ticket.conversation_id == conversation.id).limit(1))).first() is not None
-            reason = "resolved_by_agent" if had_ticket else "resolved_by_bot"
+            reason = conversation.close_reason or "resolved_by_bot"
         else:
             reason = "inactivity"
         if await close(session, settings, conversation, reason, now):

@@ -15,14 +15,16 @@ from decimal import Decimal
 from ml.nlu.text import fold
 
 HUMAN_REQUEST = re.compile(
-    r"\b(hablar|comunicar(me)?|comunicame|pasar(me)?|pasame|pasenme|conectar(me)?|conectame) con (una? )?(persona|humano|agente|asesor|ejecutivo|"
-    r"alguien|gerente|supervisor)|\b(quiero|necesito) (una? )?(persona|humano|agente|asesor) (real)?|"
-    r"\b(persona|humano) real\b|\b(talk|speak|chat) (to|with) (a |an )?(human|person|agent|representative|someone|"
-    r"manager)|\b(real|live) (person|human|agent)\b|\bhuman please\b|\bagente por favor\b|"
+    r"\b(hablar|comunicar(me)?|comunicame|pasar(me)?|pasame|pasas|pasan|pasenme|conectar(me)?|conectame) con "
+    r"(una? )?(persona|humano|agente|asesor|ejecutivo|alguien|gerente|supervisor|operador)|"
+    r"\b(quiero|necesito|quisiera) (hablar con )?(una? )?(persona|humano|agente|asesor|operador)( real)?\b|"
+    r"\b(persona|humano) real\b|\b(talk|speak|chat) (to|with) (a |an )?(human|person|agent|representative|"
+    r"someone|manager)|\b(i )?(need|want) (a |an )?(human|person|agent|representative)\b|"
+    r"\b(real|live) (person|human|agent)\b|\b(human|agent|representative) please\b|\bagente por favor\b|"
     # The bot's own "shall I connect you with an advisor?" answered with its quick reply.
     r"^(si,? )?con (un )?asesor\b|^yes,? an advisor\b")
 LEGAL = re.compile(
-    r"\b(abogad[oa]|demanda(r)?|denuncia(r)?|acodeco|defensa del consumidor|tribunal|juicio|legal(es)?|"
+    r"\b(abogad[oa]|demanda(r)?|denuncia(r)?|acodeco|defensa del consumidor|tribunal|legal(es)?|"
     r"lawyer|attorney|lawsuit|sue|court|legal action|gdpr|proteccion de datos|data protection|fraude|fraud)\b")
 
 

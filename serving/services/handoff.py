@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy import false as sql_false
 from sqlalchemy import func, select, update
+from sqlalchemy import true as sql_true
+from sqlalchemy.dialects.postgresql import array as sql_array
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +31,7 @@ DEPARTMENT_NAMES = {
     "en": {"sales_team": "sales", "retention_specialist": "customer care", "support_team": "support"},
 }
 SUMMARY_MESSAGES = 6
+CLEARABLE_REASONS = {"vip_customer", "high_value_transaction", "negative_sentiment"}
 
 
 @dataclass
@@ -59,7 +63,9 @@ async def escalate(session: AsyncSession, settings: Settings, *, conversation: C
         return Handoff(live, None, created=False)
     ticket = await session.get(Ticket, ticket_id)
     assert ticket is not None
-    agent = await assign_agent(session, ticket, now)
+    state = conversation.agent_state or {}
+    topics = [*(state.get("need") or []), *([conversation.last_intent] if conversation.last_intent else [])]
+    agent = await assign_agent(session, ticket, now, language=language, topics=topics)
     conversation.bot_paused = True
     conversation.status = "human" if agent is not None else "pending_human"
     conversation.assigned_agent = agent.name if agent is not None else None
@@ -88,15 +94,20 @@ async def live_ticket(session: AsyncSession, conversation_id: int) -> Ticket | N
         Ticket.conversation_id == conversation_id, Ticket.status.in_(TICKET_LIVE_STATUSES)))).first()
 
 
-async def assign_agent(session: AsyncSession, ticket: Ticket, now: datetime) -> Agent | None:
-    """The available agent of the ticket's department with spare capacity and the fewest live tickets (ties:
-    the one assigned longest ago, i.e. round-robin). None when nobody is free: the ticket waits, open, for a claim."""
+async def assign_agent(session: AsyncSession, ticket: Ticket, now: datetime, language: str | None = None,
+                       topics: list[str] | None = None) -> Agent | None:
+    """The available agent of the ticket's department with spare capacity: one who speaks the customer's
+    language first, then one whose skills match what the customer talked about, then the fewest live tickets
+    (ties: the one assigned longest ago, i.e. round-robin). None when nobody is free: the ticket waits, open."""
     load = (select(func.count(Ticket.id)).where(Ticket.agent_id == Agent.id, Ticket.status == "assigned")
             .correlate(Agent).scalar_subquery())
+    speaks = Agent.languages.contains([language]) if language else sql_true()
+    skilled = Agent.skills.op("?|")(sql_array([t.lower() for t in topics])) if topics else sql_false()
+    # Waits for a concurrent assignment to finish rather than skipping the best agent; capacity is re-checked.
     agent = (await session.scalars(
         select(Agent).where(Agent.department == ticket.department, Agent.available.is_(True), load < Agent.capacity)
-        .order_by(load, Agent.last_assigned_at.asc().nulls_first(), Agent.id)
-        .limit(1).with_for_update(skip_locked=True))).first()
+        .order_by(speaks.desc(), skilled.desc(), load, Agent.last_assigned_at.asc().nulls_first(), Agent.id)
+        .limit(1).with_for_update(of=Agent))).first()
     if agent is None:
         log.warning("handoff.no_agent_available", ticket_id=ticket.id, department=ticket.department)
         return None
@@ -151,3 +162,7 @@ async def hand_back(session: AsyncSession, conversation: Conversation, resolutio
     conversation.bot_failures = 0
     conversation.status = "open"
     conversation.assigned_agent = None
+    # What made it escalate and does not change by itself (a VIP stays VIP) must not bounce it straight back.
+    state = dict(conversation.agent_state or {})
+    state["cleared_reasons"] = sorted(set(state.get("cleared_reasons") or []) | CLEARABLE_REASONS)
+    conversation.agent_state = state

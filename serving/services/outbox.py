@@ -21,13 +21,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.db.models import ChannelAccount, Contact, Conversation, Message, MessageStatusEvent, OutboundMessage
 from crm.security.secrets import decrypt_token
-from crm.settings import Settings
+from crm.settings import Settings, get_settings
 from serving.services.channels.graph import (
     GraphClient,
     GraphError,
@@ -45,7 +45,14 @@ log = structlog.get_logger(__name__)
 OUTBOUND_QUEUE = "outbound"
 # How long an interrupted send waits for a webhook proving it went out before a person is asked to check.
 CONFIRMATION_WINDOW = timedelta(minutes=2)
+# A customer message this soon after their previous one is part of a burst; its reply waits REPLY_DEBOUNCE_MS.
+BURST_GAP = timedelta(seconds=8)
 SEND_TASK = "send_outbound"
+
+
+# Answers to what the customer wrote (the bot's reply, a person's message, the handoff notice): allowed even for a
+# contact who opted out; anything else (surveys, re-engagement, follow-ups) is not.
+DIRECT_ANSWER_PREFIXES = ("reply:", "agent:", "handoff:")
 
 
 class RetryLater(Exception):
@@ -54,16 +61,32 @@ class RetryLater(Exception):
 
 async def queue_reply(session: AsyncSession, *, conversation: Conversation, contact_id: int | None,
                       in_reply_to: Message, text_body: str, quick_replies: list[QuickReply]) -> OutboundMessage | None:
-    """The bot's reply to one inbound message, queued exactly once (None if it was queued before)."""
+    """The bot's reply to one inbound message, queued exactly once (None if it was queued before). While the
+    customer is writing a burst (their previous message came moments before), the send waits a little: a newer
+    message's reply then supersedes this one, so the burst gets one considered answer."""
+    debounce_s = get_settings().reply_debounce_ms / 1000
+    delay = debounce_s if debounce_s > 0 and await _in_burst(session, conversation, in_reply_to) else 0.0
     return await queue_message(session, conversation=conversation, contact_id=contact_id,
                                key=f"reply:{in_reply_to.id}", text_body=text_body, quick_replies=quick_replies,
-                               in_reply_to=in_reply_to, recipient=in_reply_to.counterpart_external_id)
+                               in_reply_to=in_reply_to, recipient=in_reply_to.counterpart_external_id,
+                               delay_s=delay)
+
+
+async def _in_burst(session: AsyncSession, conversation: Conversation, message: Message) -> bool:
+    if message.sent_at is None:
+        return False
+    previous = (await session.execute(
+        select(func.max(Message.sent_at)).where(
+            Message.conversation_id == conversation.id, Message.direction == "inbound", Message.id != message.id,
+            Message.sent_at <= message.sent_at, Message.sent_at > message.sent_at - BURST_GAP))).scalar_one()
+    return previous is not None
 
 
 async def queue_message(session: AsyncSession, *, conversation: Conversation, contact_id: int | None, key: str,
                         text_body: str, quick_replies: list[QuickReply] | None = None,
                         in_reply_to: Message | None = None, recipient: str | None = None,
-                        payload: dict | None = None, kind: str | None = None) -> OutboundMessage | None:
+                        payload: dict | None = None, kind: str | None = None,
+                        delay_s: float = 0.0) -> OutboundMessage | None:
     """Queue one message and its send job in the caller's transaction; a key queued before returns None."""
     if payload is None:
         payload = (whatsapp_message(text_body, quick_replies or []) if conversation.channel == "whatsapp"
@@ -85,9 +108,11 @@ async def queue_message(session: AsyncSession, *, conversation: Conversation, co
         return None
     # One send at a time per conversation keeps replies in order.
     await session.execute(
-        text("INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args) "
-             "VALUES (:queue, :task, 0, :lock, jsonb_build_object('outbound_id', CAST(:id AS bigint)))"),
-        {"queue": OUTBOUND_QUEUE, "task": SEND_TASK, "lock": f"conversation:{conversation.id}", "id": inserted},
+        text("INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args, scheduled_at) "
+             "VALUES (:queue, :task, 0, :lock, jsonb_build_object('outbound_id', CAST(:id AS bigint)), "
+             "CASE WHEN :delay > 0 THEN now() + make_interval(secs => :delay) END)"),
+        {"queue": OUTBOUND_QUEUE, "task": SEND_TASK, "lock": f"conversation:{conversation.id}", "id": inserted,
+         "delay": delay_s},
     )
     return await session.get(OutboundMessage, inserted)
 
@@ -131,6 +156,7 @@ async def send_outbound(sessions: async_sessionmaker[AsyncSession], graph: Graph
             await session.commit()
             return "failed"
         row.status, row.attempts = "sending", row.attempts + 1
+        row.sending_started_at = datetime.now(UTC)
         token = await _token(session, row, settings)
         await session.commit()
     try:
@@ -154,10 +180,22 @@ async def _apply_window(session: AsyncSession, row: OutboundMessage, settings: S
                         ) -> str | None:
     """Outside the 24-hour window: swap a WhatsApp message for a template, tag a person's Messenger / Instagram
     answer HUMAN_AGENT, or fail the row with `window_closed`. Returns the Send API tag to use, if any."""
-    if row.kind == "template" or row.conversation_id is None:
+    if row.conversation_id is None:
+        return None
+    if not row.idempotency_key.startswith(DIRECT_ANSWER_PREFIXES) and row.contact_id is not None:
+        contact = await session.get(Contact, row.contact_id)
+        if contact is not None and contact.opted_out:
+            row.status, row.error_code = "failed", "opted_out"
+            row.last_error = "the contact opted out: only direct answers to what they write may go"
+            return None
+    if row.kind == "template":
         return None
     conversation = await session.get(Conversation, row.conversation_id)
     if conversation is None or window_open(conversation.last_inbound_at, now):
+        return None
+    if row.idempotency_key.startswith(("agent:", "csat:")) and row.channel == "whatsapp":
+        # A person's words or a rating question are never swapped for a re-engagement template.
+        _fail_window(row, "the window closed before it went; send an approved template instead")
         return None
     if row.channel == "whatsapp":
         if not await _use_template(session, row):
@@ -213,6 +251,21 @@ async def _retry_as_template(sessions: async_sessionmaker[AsyncSession], outboun
         _fail_window(row, str(exc))
         await session.commit()
     return "failed"
+
+
+async def give_up(sessions: async_sessionmaker[AsyncSession], outbound_id: int, error: str) -> str | None:
+    """Settle a row whose job will not run again: `failed` if it never left, `unconfirmed` if a send was under
+    way (it may have reached Meta: a person checks before sending it again)."""
+    async with sessions() as session:
+        row = await session.get(OutboundMessage, outbound_id, with_for_update=True)
+        if row is None or row.status not in ("queued", "sending"):
+            return row.status if row else None
+        row.status = "unconfirmed" if row.status == "sending" else "failed"
+        row.error_code = row.error_code or "gave_up"
+        row.last_error = f"gave up: {error}"[:2000]
+        await session.commit()
+    log.error("outbox.gave_up", outbound_id=outbound_id, status=row.status, error=error[:300])
+    return row.status
 
 
 async def _superseded(session: AsyncSession, row: OutboundMessage) -> bool:
@@ -301,7 +354,8 @@ async def _confirm_interrupted(session: AsyncSession, row: OutboundMessage) -> s
             or_(Message.payload["metadata"].astext == row.idempotency_key),
         ).limit(1))).first()
         external_id = echo.external_id if echo else None
-    if external_id is None and datetime.now(UTC) - row.created_at < CONFIRMATION_WINDOW:
+    started = row.sending_started_at or row.created_at
+    if external_id is None and datetime.now(UTC) - started < CONFIRMATION_WINDOW:
         raise RetryLater("interrupted send: waiting for Meta's webhook to confirm it")
     if external_id is None:
         row.status = "unconfirmed"

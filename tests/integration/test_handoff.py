@@ -187,3 +187,59 @@ async def test_a_late_order_is_answered_from_the_customers_records_and_handed_to
     assert texts[-1].startswith("Te comunico con Marta"), "the promised follow-up is a ticket, announced after"
     ticket = await fetch_one(db, "SELECT department, reasons FROM crm.tickets")
     assert ticket == {"department": "support_team", "reasons": ["order_follow_up"]}
+
+
+async def test_agent_keys_act_only_for_their_agent_and_only_on_their_conversations(
+        clean_db: str, sandbox: str, db: psycopg.AsyncConnection) -> None:
+    ana, luis = await add_agent(db, "Ana Ruiz", "sales_team"), await add_agent(db, "Luis Gómez", "sales_team")
+    await deliver(clean_db, ig_text("aWdf-A", "IGA", "hola, tienen laptops?"),
+                  ig_text("aWdf-B", "IGB", "hola, tienen tablets?"))
+    await drain(clean_db)
+    first, second = [r[0] for r in await (await db.execute("SELECT id FROM crm.conversations ORDER BY id")).fetchall()]
+    unbound = await add_api_key(db, "agent")
+    admin = await add_api_key(db, "admin")
+    ana_key, luis_key = await agent_key(db, ana), await agent_key(db, luis)
+    async with api_client(make_settings(clean_db)) as client:
+        posing = await client.post(f"/api/v1/conversations/{first}/claim", params={"agent_id": luis}, headers=unbound)
+        assert posing.status_code == 403, "a key bound to no agent cannot act as one"
+        other = await client.post(f"/api/v1/conversations/{first}/claim", params={"agent_id": luis}, headers=ana_key)
+        assert other.status_code == 403
+        as_admin = await client.post(f"/api/v1/conversations/{first}/claim", params={"agent_id": ana}, headers=admin)
+        assert as_admin.status_code == 200 and as_admin.json()["assigned_agent"] == "Ana Ruiz"
+        assert (await client.post(f"/api/v1/conversations/{first}/handback", headers=luis_key)).status_code == 409
+        assert (await client.post(f"/api/v1/conversations/{first}/close", headers=luis_key)).status_code == 409
+        # The same Idempotency-Key on two conversations is two messages.
+        for cid in (first, second):
+            headers = {**(ana_key if cid == first else luis_key), "Idempotency-Key": "1"}
+            sent = await client.post(f"/api/v1/conversations/{cid}/messages", json={"text": f"hola {cid}"},
+                                     headers=headers)
+            assert sent.status_code == 202 and not sent.json()["duplicate"]
+        huge = await client.post("/api/v1/conversations/99999999999999999999/claim", headers=ana_key)
+        assert huge.status_code == 422
+    await drain(clean_db)
+    assert await count(db, "outbound_messages", "idempotency_key LIKE 'agent:%%'") == 2
+
+
+async def test_a_handback_is_not_undone_by_what_the_agent_already_saw(clean_db: str, sandbox: str,
+                                                                      db: psycopg.AsyncConnection) -> None:
+    await load_catalog(clean_db)
+    agent_id = await add_agent(db, "Ana Ruiz", "sales_team")
+    await deliver(clean_db, wa_text("wamid.V0", "hola"))
+    await drain(clean_db)
+    await db.execute("UPDATE crm.contacts SET attributes = '{\"tier\": \"vip\"}'")
+    await deliver(clean_db, wa_text("wamid.V1", "busco laptop para programar", ts=T0 + 30))
+    await drain(clean_db)
+    ticket = await fetch_one(db, "SELECT conversation_id, reasons FROM crm.tickets")
+    assert ticket["reasons"] == ["vip_customer"]
+    headers = await agent_key(db, agent_id)
+    async with api_client(make_settings(clean_db)) as client:
+        back = await client.post(f"/api/v1/conversations/{ticket['conversation_id']}/handback", headers=headers)
+        assert back.status_code == 200
+    before = len(sandbox_requests(sandbox))
+    await deliver(clean_db, wa_text("wamid.V2", "hasta $1200", ts=T0 + 90))
+    await drain(clean_db)
+    assert await count(db, "tickets") == 1, "the VIP was handed back on purpose: no second ticket"
+    assert len(sandbox_requests(sandbox)) == before + 1
+    await deliver(clean_db, wa_text("wamid.V3", "mejor quiero hablar con una persona", ts=T0 + 150))
+    await drain(clean_db)
+    assert await count(db, "tickets") == 2, "a new request for a person still escalates"

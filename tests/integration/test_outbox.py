@@ -93,7 +93,8 @@ async def test_a_send_interrupted_by_a_crash_is_confirmed_never_repeated(clean_d
     try:
         with pytest.raises(outbox.RetryLater):  # within the window: wait for Meta's webhook
             await outbox.send_outbound(sessions, graph, get_settings(), row["id"])
-        await db.execute("UPDATE crm.outbound_messages SET created_at = now() - interval '10 minutes'")
+        await db.execute("UPDATE crm.outbound_messages SET created_at = now() - interval '10 minutes', "
+                         "sending_started_at = now() - interval '10 minutes'")
         assert await outbox.send_outbound(sessions, graph, get_settings(), row["id"]) == "unconfirmed"
         # Had a status webhook carried our key, the row would be confirmed sent instead.
         await db.execute("UPDATE crm.outbound_messages SET status = 'sending'")
@@ -181,3 +182,40 @@ async def test_a_burst_of_messages_gets_one_considered_answer(clean_db: str, san
     statuses = sorted(row[0] for row in await (await db.execute(
         "SELECT status FROM crm.outbound_messages")).fetchall())
     assert statuses == ["sent", "superseded", "superseded"]
+
+
+async def test_an_idle_worker_still_waits_out_a_burst(clean_db: str, sandbox: str, db: psycopg.AsyncConnection,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages arriving seconds apart, each processed at once by an idle worker: the first is answered, the
+    replies within the burst wait the debounce, and only the last of them goes."""
+    import asyncio
+
+    monkeypatch.setenv("REPLY_DEBOUNCE_MS", "2500")
+    get_settings.cache_clear()
+    await load_catalog(clean_db)
+    for n, text in enumerate(["hola", "busco una laptop para programar", "presupuesto hasta $1200"]):
+        await deliver(clean_db, wa_text(f"wamid.IDLE{n}", text, ts=T0 + 3 * n))
+        await drain(clean_db)
+    delayed = await count(db, "procrastinate_jobs", "task_name = 'send_outbound' AND scheduled_at > now()")
+    assert delayed == 2, "the replies inside the burst wait"
+    await asyncio.sleep(2.6)  # let the debounce pass (nothing is measured)
+    await drain(clean_db)
+    statuses = [row[0] for row in await (await db.execute(
+        "SELECT status FROM crm.outbound_messages ORDER BY in_reply_to_message_id")).fetchall()]
+    assert statuses == ["sent", "superseded", "sent"]
+    get_settings.cache_clear()
+
+
+async def test_a_send_that_cannot_succeed_is_settled_not_left_queued(clean_db: str, sandbox: str,
+                                                                     db: psycopg.AsyncConnection,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.integration.test_worker import worker_module
+
+    async def broken(*args: object, **kwargs: object) -> str:
+        raise KeyError("unexpected answer")
+
+    monkeypatch.setattr(worker_module.outbox, "send_outbound", broken)
+    await deliver(clean_db, wa_text("wamid.BROKEN", "hola, tienen laptops?"))
+    await drain(clean_db)
+    row = await fetch_one(db, "SELECT status, error_code, last_error FROM crm.outbound_messages")
+    assert row["status"] == "failed" and row["error_code"] == "gave_up" and "unexpected answer" in row["last_error"]

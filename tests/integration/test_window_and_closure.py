@@ -141,6 +141,21 @@ async def test_thanks_resolves_and_the_sweep_closes_with_a_csat_list_inside_the_
     assert rated == {"status": "closed", "csat_score": 4}
 
 
+async def test_a_typed_digit_answers_the_bot_in_a_live_conversation_not_an_old_survey(
+        clean_db: str, sandbox: str, db: psycopg.AsyncConnection) -> None:
+    await load_catalog(clean_db)
+    await deliver(clean_db, wa_text("wamid.D1", "hola"))
+    await drain(clean_db)
+    await db.execute("UPDATE crm.conversations SET status = 'closed', closed_at = now(), csat_requested_at = now()")
+    await deliver(clean_db, wa_text("wamid.D2", "busco laptop para programar", ts=T0 + 60))
+    await drain(clean_db)
+    await deliver(clean_db, wa_text("wamid.D3", "2", ts=T0 + 120))
+    await drain(clean_db)
+    assert await count(db, "conversations", "csat_score IS NOT NULL") == 0
+    assert await count(db, "messages", "external_id = 'wamid.D3' AND conversation_id = "
+                                       "(SELECT id FROM crm.conversations WHERE status <> 'closed')") == 1
+
+
 async def test_a_131047_status_webhook_sends_the_template_once(clean_db: str, sandbox: str,
                                                               db: psycopg.AsyncConnection) -> None:
     """Meta accepts the send, then reports the closed window in a `failed` status: the template goes instead."""

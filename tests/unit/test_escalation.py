@@ -43,3 +43,11 @@ def test_bot_failures_transactions_and_vips() -> None:
 def test_ordinary_messages_stay_with_the_bot() -> None:
     for text in ("hola, cuanto cuesta?", "gracias!", "where is my order?", "la persona que me atendió fue amable"):
         assert decide_escalation(EscalationSignals(text)).escalate is False
+
+
+def test_short_and_english_requests_for_a_person_and_no_false_legal_alarm() -> None:
+    for text in ("quiero un asesor", "necesito un agente", "quiero una persona", "I need a human", "agent please",
+                 "me pasas con un humano?"):
+        assert decide_escalation(EscalationSignals(text)).reasons == ["customer_asked_for_human"], text
+    assert not decide_escalation(EscalationSignals("a mi juicio la Dell está mejor")).escalate
+    assert not decide_escalation(EscalationSignals("quiero una laptop")).escalate

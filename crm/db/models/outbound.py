@@ -40,6 +40,8 @@ class OutboundMessage(IdMixin, Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the last send attempt began: an interrupted send waits for Meta's proof from then, not from queueing.
+    sending_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'unconfirmed', 'superseded')", name="status_known"),

@@ -14,7 +14,9 @@ import httpx
 
 # Rate limits and transient failures worth retrying (HTTP 429 / 5xx, and Graph's own throttling codes).
 RETRYABLE_CODES = {4, 17, 32, 613, 80007, 130429, 131048, 131056, 131000, 133004}
-WINDOW_CLOSED_CODES = {131047}  # outside the 24-hour window: only a template may go
+WINDOW_CLOSED_CODES = {131047}
+# Answers after which Meta may still have sent the message (429 and 503 mean it was refused before processing).
+MAYBE_PROCESSED_STATUSES = {500, 502, 504}  # outside the 24-hour window: only a template may go
 TEMPLATE_FIELDS = "name,language,status,category,components,id"
 MAX_TEMPLATE_PAGES = 200  # 20,000 templates at 100 a page, far above Meta's limit: stops a cursor loop
 
@@ -53,7 +55,7 @@ class GraphClient:
         if callback_data:
             body["biz_opaque_callback_data"] = callback_data  # echoed in status webhooks: proof it went out
         data = await self._post(f"/{phone_number_id}/messages", body, token)
-        return SendResult(external_id=data["messages"][0]["id"], raw=data)
+        return SendResult(external_id=_sent_id(data, lambda d: d["messages"][0]["id"]), raw=data)
 
     async def send_messenger(self, account_id: str, recipient_id: str, message: dict[str, Any], token: str | None,
                              callback_data: str | None = None, tag: str | None = None) -> SendResult:
@@ -66,7 +68,7 @@ class GraphClient:
         if tag:
             body["tag"] = tag
         data = await self._post(f"/{account_id}/messages", body, token)
-        return SendResult(external_id=data["message_id"], raw=data)
+        return SendResult(external_id=_sent_id(data, lambda d: d["message_id"]), raw=data)
 
     async def list_templates(self, business_account_id: str, token: str | None,
                              page_size: int = 100) -> list[dict[str, Any]]:
@@ -124,8 +126,26 @@ class GraphClient:
         except httpx.TransportError as exc:  # sent, answer lost: Meta may have delivered it
             raise GraphError(0, None, f"no answer: {exc}", retryable=False, maybe_sent=True) from exc
         if response.status_code < 400:
-            return response.json()
-        raise _error(response)
+            try:
+                return response.json()
+            except ValueError as exc:  # accepted, but we cannot read the id: treat as maybe sent
+                raise GraphError(response.status_code, None, f"unreadable answer: {response.text[:300]}",
+                                 retryable=False, maybe_sent=True) from exc
+        error = _error(response)
+        if response.status_code in MAYBE_PROCESSED_STATUSES:
+            # A gateway error or "something went wrong" may come after Meta accepted the message: confirm it
+            # from the webhooks before any new attempt, never resend blindly.
+            error.maybe_sent, error.retryable = True, False
+        raise error
+
+
+def _sent_id(data: Any, pick: Any) -> str:
+    """The message id in a 2xx answer; an answer without one may still mean the message went out."""
+    try:
+        return str(pick(data))
+    except (KeyError, IndexError, TypeError) as exc:
+        raise GraphError(200, None, f"no message id in the answer: {str(data)[:300]}", retryable=False,
+                         maybe_sent=True) from exc
 
 
 def _error(response: httpx.Response) -> GraphError:

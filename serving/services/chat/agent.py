@@ -33,6 +33,8 @@ from serving.services.chat.state import DialogueState
 from serving.services.closure import is_thanks, mark_resolved
 from serving.services.escalation import (
     HUMAN_ROUTES,
+    REASON_PRIORITY,
+    EscalationDecision,
     EscalationPolicy,
     EscalationSignals,
     decide_escalation,
@@ -103,6 +105,10 @@ async def take_turn(session: AsyncSession, understood: Understood, message: Mess
                                 transaction_amount=transaction_value(state, understood, candidates),
                                 vip=is_vip(contact))
     decision = decide_escalation(signals, escalation_policy(settings))
+    if state.cleared_reasons:  # a person handed it back knowing these
+        kept = [r for r in decision.reasons if r not in state.cleared_reasons]
+        decision = EscalationDecision(escalate=bool(kept), reasons=kept,
+                                      priority=max((REASON_PRIORITY[r] for r in kept), default=0))
     route = understood.routing.destination
     if decision.escalate or route in HUMAN_ROUTES:
         await _escalate(session, settings, conversation, contact, message, route, decision.reasons,
@@ -111,9 +117,10 @@ async def take_turn(session: AsyncSession, understood: Understood, message: Mess
     if not _bot_answers(understood, state):
         return "ignored"
     if conversation.status == "resolved":
-        conversation.status, conversation.resolved_at = "open", None  # the customer came back with more
+        # The customer came back with more.
+        conversation.status, conversation.resolved_at, conversation.close_reason = "open", None, None
     if state.turns > 1 and is_thanks(text):
-        mark_resolved(conversation, datetime.now(UTC))
+        mark_resolved(conversation, datetime.now(UTC), by="bot")
         closing = ("¡Con gusto! Si necesitas algo más, aquí estoy 😊" if language != "en"
                    else "You're welcome! If you need anything else, I'm here 😊")
         await queue_reply(session, conversation=conversation, contact_id=contact.id, in_reply_to=message,

@@ -84,6 +84,8 @@ class DialogueState:
     city: str | None = None
     shipping: str | None = None  # a shipping option's name, as the policies spell it
     turns: int = 0
+    # Escalation reasons a person already looked at and handed back to the bot (VIP, value, mood): not again.
+    cleared_reasons: list[str] = field(default_factory=list)
     # The order being taken: the answer the bot asked for last (ORDER_STEPS or "placed"; while set, the turn is
     # part of a state machine and keeps the local wording), whether the last reply only offered to take an order
     # (a conversational turn: "sí" or a city then starts it), the summary the customer saw (a "sí" confirms only
