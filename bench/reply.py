@@ -88,10 +88,21 @@ async def drive(api: str, rate: float, seconds: float, tag: str) -> dict[str, fl
     return sent_at
 
 
+def wait_for_replies(sandbox: str, expected: int, timeout_s: float) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        requests = httpx.get(f"{sandbox}/_sandbox/messages").json()
+        if len(requests) >= expected or time.monotonic() > deadline:
+            return requests
+        time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=50.0, help="inbound messages per second")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=10.0,
+                        help="seconds of the same traffic first, not measured (cold caches, first contacts)")
     args = parser.parse_args()
 
     cluster = LocalCluster(PROFILE)
@@ -122,9 +133,12 @@ def main() -> None:
                 pass
             time.sleep(0.3)
         tag = datetime.now(UTC).strftime("%H%M%S")
+        if args.warmup > 0:
+            asyncio.run(drive(base, args.rate, args.warmup, f"warm{tag}"))
+            wait_for_replies(sandbox, int(args.rate * args.warmup), timeout_s=60)
+            httpx.delete(f"{sandbox}/_sandbox/messages")
         sent_at = asyncio.run(drive(base, args.rate, args.seconds, tag))
-        time.sleep(5)  # let the last replies through
-        requests = httpx.get(f"{sandbox}/_sandbox/messages").json()
+        requests = wait_for_replies(sandbox, len(sent_at), timeout_s=30)  # let the last replies through
     finally:
         for process in (api, worker):
             os.killpg(process.pid, 15)
@@ -144,7 +158,8 @@ def main() -> None:
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * (len(latencies) - 1)))]
 
-    result = {"rate_per_s": args.rate, "seconds": args.seconds, "inbound": len(sent_at), "replies": len(latencies),
+    result = {"rate_per_s": args.rate, "seconds": args.seconds, "warmup_s": args.warmup, "inbound": len(sent_at),
+              "replies": len(latencies),
               "p50_ms": round(pct(0.5), 1), "p95_ms": round(pct(0.95), 1), "p99_ms": round(pct(0.99), 1),
               "mean_ms": round(statistics.fmean(latencies), 1)} if latencies else {"replies": 0}
     print(json.dumps(result, indent=2))

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.db.engine import CONNECTION_OPTIONS, create_engine, session_factory
-from crm.db.models import RawWebhookEvent
+from crm.db.models import OutboundMessage, RawWebhookEvent
 from crm.db.urls import plain_url
 from crm.settings import get_settings
 from serving.services import closure, outbox, pipeline
@@ -55,8 +55,10 @@ def _session_factory() -> async_sessionmaker[AsyncSession]:
 @app.task(name=PROCESS_TASK, queue=INBOUND_QUEUE, retry=retry_strategy, pass_context=True)
 async def process_raw_event(context: JobContext, raw_event_id: int, renormalize: bool = False) -> None:
     sessions = _session_factory()
+    inline: list[int] = []
     try:
         async with sessions() as session:
+            session.info[outbox.INLINE_SENDS] = inline
             await pipeline.process_raw_event(session, raw_event_id, renormalize=renormalize,
                                              understanding=_understanding)
     except Exception as exc:
@@ -64,6 +66,24 @@ async def process_raw_event(context: JobContext, raw_event_id: int, renormalize:
         final = strategy is None or strategy.get_retry_decision(exception=exc, job=context.job) is None
         await record_failure(sessions, raw_event_id, exc, final)
         raise
+    # Committed: send the replies now, in order, under this job's customer lock (the next message of the same
+    # customer waits for it). Whatever cannot go now gets a send job.
+    for outbound_id in inline:
+        await _send_inline(sessions, outbound_id)
+
+
+async def _send_inline(sessions: async_sessionmaker[AsyncSession], outbound_id: int) -> None:
+    try:
+        if _graph is None:
+            raise RuntimeError("worker Graph client not configured")
+        await outbox.send_outbound(sessions, _graph, get_settings(), outbound_id, throttle=_throttle)
+    except Exception as exc:  # retried by a send job; its own logic settles the row
+        log.warning("worker.inline_send_deferred", outbound_id=outbound_id, error=f"{type(exc).__name__}: {exc}")
+        async with sessions() as session:
+            row = await session.get(OutboundMessage, outbound_id)
+            await outbox.defer_send(session, outbound_id, row.conversation_id if row else None,
+                                    delay_s=_settings.worker_retry_base_s)
+            await session.commit()
 
 
 async def record_failure(sessions: async_sessionmaker[AsyncSession], raw_event_id: int, exc: BaseException,
@@ -123,6 +143,16 @@ async def resend_window_failures_task(context: JobContext, timestamp: int) -> No
         await session.commit()
     if handled:
         log.info("worker.window_failures_resent", count=handled)
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="requeue_orphaned_sends", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def requeue_orphaned_sends_task(context: JobContext, timestamp: int) -> None:
+    async with _session_factory()() as session:
+        count = await outbox.requeue_orphans(session)
+        await session.commit()
+    if count:
+        log.warning("worker.orphaned_sends_requeued", count=count)
 
 
 @app.periodic(cron="* * * * *")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,9 +54,11 @@ def phone_from_wa_id(wa_id: str | None) -> str | None:
 
 
 async def _lock(session: AsyncSession, identities: list[Identity]) -> None:
-    for identity in sorted(set(identities), key=lambda i: (i.channel, i.kind, i.external_id)):
-        key = f"identity:{identity.channel}:{identity.kind}:{identity.external_id}"
-        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    """Advisory locks on every identity, in one statement and a fixed order (no deadlock between workers)."""
+    keys = sorted({f"identity:{i.channel}:{i.kind}:{i.external_id}" for i in identities})
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                               "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"),
+                          {"keys": keys})
 
 
 async def resolve_contact(

@@ -18,6 +18,7 @@ The key's prefix says who wrote the message: `reply:` the bot, `agent:` a person
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -48,6 +49,9 @@ CONFIRMATION_WINDOW = timedelta(minutes=2)
 # A customer message this soon after their previous one is part of a burst; its reply waits REPLY_DEBOUNCE_MS.
 BURST_GAP = timedelta(seconds=8)
 SEND_TASK = "send_outbound"
+# session.info key: when the caller (the worker) lists ids here, undelayed rows are sent by it after commit.
+INLINE_SENDS = "inline_outbound_ids"
+ORPHAN_AFTER = timedelta(seconds=60)
 
 
 # Answers to what the customer wrote (the bot's reply, a person's message, the handoff notice): allowed even for a
@@ -65,21 +69,24 @@ async def queue_reply(session: AsyncSession, *, conversation: Conversation, cont
     customer is writing a burst (their previous message came moments before), the send waits a little: a newer
     message's reply then supersedes this one, so the burst gets one considered answer."""
     debounce_s = get_settings().reply_debounce_ms / 1000
-    delay = debounce_s if debounce_s > 0 and await _in_burst(session, conversation, in_reply_to) else 0.0
+    delay = debounce_s if debounce_s > 0 and await _burst_in_progress(session, in_reply_to) else 0.0
     return await queue_message(session, conversation=conversation, contact_id=contact_id,
                                key=f"reply:{in_reply_to.id}", text_body=text_body, quick_replies=quick_replies,
                                in_reply_to=in_reply_to, recipient=in_reply_to.counterpart_external_id,
                                delay_s=delay)
 
 
-async def _in_burst(session: AsyncSession, conversation: Conversation, message: Message) -> bool:
-    if message.sent_at is None:
-        return False
-    previous = (await session.execute(
-        select(func.max(Message.sent_at)).where(
-            Message.conversation_id == conversation.id, Message.direction == "inbound", Message.id != message.id,
-            Message.sent_at <= message.sent_at, Message.sent_at > message.sent_at - BURST_GAP))).scalar_one()
-    return previous is not None
+async def _burst_in_progress(session: AsyncSession, message: Message) -> bool:
+    """The customer wrote moments before this message, or already wrote again (a backlog): either way a newer
+    reply is likely, so this one waits the debounce and may be superseded. One query."""
+    customer = (Message.channel == message.channel,
+                Message.counterpart_external_id == message.counterpart_external_id,
+                Message.direction == "inbound", Message.id != message.id)
+    recent = [Message.id > message.id]
+    if message.sent_at is not None:
+        recent.append(Message.sent_at.between(message.sent_at - BURST_GAP, message.sent_at))
+    found = await session.execute(select(Message.id).where(*customer, or_(*recent)).limit(1))
+    return found.first() is not None
 
 
 async def queue_message(session: AsyncSession, *, conversation: Conversation, contact_id: int | None, key: str,
@@ -102,19 +109,30 @@ async def queue_message(session: AsyncSession, *, conversation: Conversation, co
             in_reply_to_message_id=in_reply_to.id if in_reply_to is not None else None,
             channel=conversation.channel, account_external_id=conversation.account_external_id,
             recipient_external_id=recipient, kind=kind, text=text_body, payload=payload,
-        ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboundMessage.id)
+        ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboundMessage)
     )).scalar_one_or_none()
     if inserted is None:
         return None
-    # One send at a time per conversation keeps replies in order.
+    inline = session.info.get(INLINE_SENDS)
+    if inline is not None and delay_s <= 0:
+        # The worker sends it right after this transaction commits (no second job: half the queue work); a
+        # crash in between leaves it queued, and the orphan sweep gives it a job.
+        inline.append(inserted.id)
+        return inserted
+    await defer_send(session, inserted.id, conversation.id, delay_s)
+    return inserted
+
+
+async def defer_send(session: AsyncSession, outbound_id: int, conversation_id: int | None,
+                     delay_s: float = 0.0) -> None:
+    """The send job for a row. One send at a time per conversation keeps replies in order."""
     await session.execute(
         text("INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args, scheduled_at) "
              "VALUES (:queue, :task, 0, :lock, jsonb_build_object('outbound_id', CAST(:id AS bigint)), "
              "CASE WHEN :delay > 0 THEN now() + make_interval(secs => :delay) END)"),
-        {"queue": OUTBOUND_QUEUE, "task": SEND_TASK, "lock": f"conversation:{conversation.id}", "id": inserted,
+        {"queue": OUTBOUND_QUEUE, "task": SEND_TASK, "lock": f"conversation:{conversation_id}", "id": outbound_id,
          "delay": delay_s},
     )
-    return await session.get(OutboundMessage, inserted)
 
 
 async def conversation_recipient(session: AsyncSession, conversation: Conversation) -> str | None:
@@ -129,15 +147,6 @@ async def conversation_recipient(session: AsyncSession, conversation: Conversati
 async def send_outbound(sessions: async_sessionmaker[AsyncSession], graph: GraphClient, settings: Settings,
                         outbound_id: int, throttle: SendThrottle | None = None) -> str:
     """Send one outbox row; returns its final status. Raises RetryLater for transient failures."""
-    async with sessions() as session:
-        row = await session.get(OutboundMessage, outbound_id)
-        if row is None or row.status in ("sent", "failed", "unconfirmed", "superseded"):
-            return row.status if row else "missing"
-        account, recipient = row.account_external_id, row.recipient_external_id
-    if throttle is not None and row.status == "queued":
-        waited = await throttle.acquire(account, recipient)
-        if waited > 0.5:
-            log.info("outbox.throttled", outbound_id=outbound_id, waited_s=round(waited, 2))
     async with sessions() as session:
         row = await session.get(OutboundMessage, outbound_id, with_for_update=True)
         if row is None or row.status in ("sent", "failed", "unconfirmed", "superseded"):
@@ -155,6 +164,10 @@ async def send_outbound(sessions: async_sessionmaker[AsyncSession], graph: Graph
         if row.status == "failed":
             await session.commit()
             return "failed"
+        if throttle is not None:  # waits (milliseconds at most, at the configured rates) holding only this row
+            waited = await throttle.acquire(row.account_external_id, row.recipient_external_id)
+            if waited > 0.5:
+                log.info("outbox.throttled", outbound_id=outbound_id, waited_s=round(waited, 2))
         row.status, row.attempts = "sending", row.attempts + 1
         row.sending_started_at = datetime.now(UTC)
         token = await _token(session, row, settings)
@@ -284,12 +297,22 @@ async def _superseded(session: AsyncSession, row: OutboundMessage) -> bool:
     return newer.first() is not None
 
 
+_tokens: dict[tuple[str, str], tuple[float, str | None]] = {}
+TOKEN_CACHE_S = 60.0
+
+
 async def _token(session: AsyncSession, row: OutboundMessage, settings: Settings) -> str | None:
+    """The channel account's own token (else META_ACCESS_TOKEN), cached for a minute per process."""
+    key = (row.channel, row.account_external_id)
+    cached = _tokens.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     account = (await session.scalars(select(ChannelAccount).where(
         ChannelAccount.channel == row.channel, ChannelAccount.external_id == row.account_external_id))).first()
-    if account is not None and account.access_token_encrypted:
-        return decrypt_token(account.access_token_encrypted, settings.crm_secret_key)
-    return settings.meta_access_token
+    token = (decrypt_token(account.access_token_encrypted, settings.crm_secret_key)
+             if account is not None and account.access_token_encrypted else settings.meta_access_token)
+    _tokens[key] = (time.monotonic() + TOKEN_CACHE_S, token)
+    return token
 
 
 async def _record_sent(sessions: async_sessionmaker[AsyncSession], outbound_id: int, external_id: str) -> str:
@@ -394,3 +417,18 @@ async def resend_window_failures(session: AsyncSession) -> int:
         log.info("outbox.window_failure_resent", outbound_id=row.id, as_template=retry is not None
                  and retry.kind == "template")
     return len(rows)
+
+
+async def requeue_orphans(session: AsyncSession) -> int:
+    """Queued rows with no send job (the worker died between its commit and the inline send) get one."""
+    orphans = (await session.execute(text(
+        "SELECT o.id, o.conversation_id FROM crm.outbound_messages o WHERE o.status = 'queued' "
+        "AND o.created_at < now() - make_interval(secs => :after) AND NOT EXISTS ("
+        "  SELECT 1 FROM crm.procrastinate_jobs j WHERE j.task_name = :task AND j.status IN ('todo', 'doing') "
+        "  AND (j.args->>'outbound_id')::bigint = o.id) "
+        "ORDER BY o.id LIMIT 500 FOR UPDATE OF o SKIP LOCKED"),
+        {"after": ORPHAN_AFTER.total_seconds(), "task": SEND_TASK})).all()
+    for outbound_id, conversation_id in orphans:
+        await defer_send(session, outbound_id, conversation_id)
+        log.warning("outbox.orphan_requeued", outbound_id=outbound_id)
+    return len(orphans)

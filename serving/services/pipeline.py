@@ -107,7 +107,9 @@ async def _process_messages(session: AsyncSession, raw_event_id: int, summary: P
             if understanding is not None and is_analyzable(message) and rated is None:
                 await _understand_message(session, understanding, message, contact, conversation)
                 summary.analyzed += 1
-        await apply_recorded_status(session, message)
+        # WhatsApp statuses only concern what the business sent; elsewhere an unsend can hit an inbound message.
+        if message.direction == "outbound" or message.channel != "whatsapp":
+            await apply_recorded_status(session, message)
         message.processed_at = now
         summary.messages += 1
 

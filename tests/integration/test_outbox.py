@@ -195,11 +195,11 @@ async def test_an_idle_worker_still_waits_out_a_burst(clean_db: str, sandbox: st
     await load_catalog(clean_db)
     for n, text in enumerate(["hola", "busco una laptop para programar", "presupuesto hasta $1200"]):
         await deliver(clean_db, wa_text(f"wamid.IDLE{n}", text, ts=T0 + 3 * n))
-        await drain(clean_db)
+        await drain(clean_db, release_delayed=False)
     delayed = await count(db, "procrastinate_jobs", "task_name = 'send_outbound' AND scheduled_at > now()")
     assert delayed == 2, "the replies inside the burst wait"
     await asyncio.sleep(2.6)  # let the debounce pass (nothing is measured)
-    await drain(clean_db)
+    await drain(clean_db, release_delayed=False)
     statuses = [row[0] for row in await (await db.execute(
         "SELECT status FROM crm.outbound_messages ORDER BY in_reply_to_message_id")).fetchall()]
     assert statuses == ["sent", "superseded", "sent"]
@@ -217,5 +217,27 @@ async def test_a_send_that_cannot_succeed_is_settled_not_left_queued(clean_db: s
     monkeypatch.setattr(worker_module.outbox, "send_outbound", broken)
     await deliver(clean_db, wa_text("wamid.BROKEN", "hola, tienen laptops?"))
     await drain(clean_db)
+    # The inline send failed: a send job took over (after a short wait, released by drain) and gave up for good.
     row = await fetch_one(db, "SELECT status, error_code, last_error FROM crm.outbound_messages")
     assert row["status"] == "failed" and row["error_code"] == "gave_up" and "unexpected answer" in row["last_error"]
+
+
+async def test_a_reply_left_without_a_job_by_a_crash_is_picked_up_by_the_sweep(
+        clean_db: str, sandbox: str, db: psycopg.AsyncConnection) -> None:
+    """The worker died after committing the reply and before sending it inline: no job exists for the row."""
+    await deliver(clean_db, wa_text("wamid.ORPHAN", "hola, tienen laptops?"))
+    await drain(clean_db)
+    await db.execute("UPDATE crm.outbound_messages SET status = 'queued', external_id = NULL, "
+                     "created_at = now() - interval '2 minutes'")
+    httpx.delete(f"{sandbox}/_sandbox/messages")
+    engine = create_engine(clean_db)
+    try:
+        for expected in (1, 0):  # once: the job now exists
+            async with session_factory(engine)() as session:
+                assert await outbox.requeue_orphans(session) == expected
+                await session.commit()
+    finally:
+        await engine.dispose()
+    await drain(clean_db)
+    assert len(sandbox_requests(sandbox)) == 1
+    assert (await fetch_one(db, "SELECT status FROM crm.outbound_messages"))["status"] == "sent"
