@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm.cli import agents, apikeys, catalog, db, events, nlu, services, templates
+from crm.cli import agents, apikeys, catalog, channels, db, events, nlu, services, templates
 
 app = typer.Typer(
     name="crm",
@@ -19,6 +19,7 @@ app.add_typer(nlu.app, name="nlu")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(templates.app, name="templates")
 app.add_typer(agents.app, name="agents")
+app.add_typer(channels.app, name="channels")
 app.command()(services.serve)
 app.command()(services.worker)
 app.command()(services.stop)
