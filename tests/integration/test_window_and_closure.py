@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from crm.db.engine import create_engine, session_factory
+from crm.db.models import Conversation
 from crm.settings import get_settings
 from serving.services import closure, outbox
 from serving.services.channels.graph import GraphClient
@@ -184,3 +185,36 @@ async def test_a_131047_status_webhook_sends_the_template_once(clean_db: str, sa
     assert len(template_sends) == 1 and template_sends[0]["body"]["template"]["name"] == "seguimiento"
     original = await fetch_one(db, "SELECT error_code FROM crm.outbound_messages WHERE external_id = %s", wamid)
     assert original["error_code"] == "131047"
+
+
+async def test_an_opted_out_contact_gets_no_survey_and_no_follow_up(clean_db: str, sandbox: str,
+                                                                   db: psycopg.AsyncConnection) -> None:
+    await load_catalog(clean_db)
+    await deliver(clean_db, wa_text("wamid.OUT1", "hola, tienen laptops?"))
+    await drain(clean_db)
+    conversation_id = (await fetch_one(db, "SELECT id FROM crm.conversations"))["id"]
+    engine = create_engine(clean_db)
+    try:
+        async with session_factory(engine)() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            # A survey queued while they were still subscribed, then they write STOP.
+            await outbox.queue_message(session, conversation=conversation, contact_id=conversation.contact_id,
+                                       key=f"csat:{conversation_id}", text_body="¿Cómo calificarías...?")
+            await session.commit()
+    finally:
+        await engine.dispose()
+    await db.execute("UPDATE crm.procrastinate_jobs SET scheduled_at = now() + interval '1 hour' "
+                     "WHERE task_name = 'send_outbound' AND status = 'todo'")
+    await deliver(clean_db, wa_text("wamid.OUT2", "STOP", ts=T0 + 60))
+    await drain(clean_db)
+    survey = await fetch_one(db, "SELECT status, error_code FROM crm.outbound_messages WHERE idempotency_key = %s",
+                             f"csat:{conversation_id}")
+    assert survey == {"status": "failed", "error_code": "opted_out"}
+    engine = create_engine(clean_db)
+    try:
+        async with session_factory(engine)() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            assert await closure.close(session, get_settings(), conversation, "resolved_by_bot") is False
+            await session.commit()
+    finally:
+        await engine.dispose()
