@@ -4,7 +4,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
 CRM := .venv/bin/crm
 
-.PHONY: demo test serve stop db venv bench lint help
+.PHONY: demo test serve stop db venv bench lint help ui
 
 help:
 	@echo "make demo   - start everything and replay a synthetic Meta stream (the main job)"
@@ -12,6 +12,7 @@ help:
 	@echo "make serve  - API + worker in the background (returns when /readyz answers)"
 	@echo "make stop   - stop API, worker and the embedded PostgreSQL"
 	@echo "make bench  - ingest benchmark (see bench/README.md)"
+	@echo "make ui     - the Dagster UI and daemon on 127.0.0.1:3000 (data platform), in the background"
 
 venv: .venv/.synced
 
@@ -27,6 +28,9 @@ demo: venv
 
 serve: venv
 	@$(CRM) serve --detach
+
+ui: venv
+	@$(CRM) ui --detach
 
 stop:
 	@if [ -x $(CRM) ]; then $(CRM) stop --db; fi

@@ -128,7 +128,8 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 API = Service("api")
 WORKER = Service("worker")
 SANDBOX = Service("sandbox")
-ALL_SERVICES = (API, WORKER, SANDBOX)
+DAGSTER = Service("dagster")
+ALL_SERVICES = (API, WORKER, SANDBOX, DAGSTER)
 
 
 def wait_for_ready(base_url: str, timeout_s: float = 60.0, service: Service | None = None) -> None:
