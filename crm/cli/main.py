@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm.cli import agents, apikeys, catalog, channels, db, events, nlu, services, templates, ui
+from crm.cli import agents, apikeys, catalog, channels, db, dedup, events, nlu, services, templates, ui
 
 app = typer.Typer(
     name="crm",
@@ -24,6 +24,7 @@ app.command()(services.serve)
 app.command()(services.worker)
 app.command()(services.stop)
 app.command()(services.sandbox)
+app.command(name="dedup")(dedup.dedup)
 app.command()(ui.ui)
 
 
