@@ -1,0 +1,55 @@
+"""The contacts assets materialized in-process against the real PostgreSQL: clean, clusters, enriched, checks."""
+
+from __future__ import annotations
+
+import dagster as dg
+import psycopg
+import pytest
+
+from orchestration.defs.contacts.assets import contact_clusters, contacts_clean, contacts_enriched
+from orchestration.defs.contacts.checks import (
+    contact_ids_are_unique,
+    contacts_have_valid_phones,
+    emails_are_well_formed,
+)
+from orchestration.defs.resources import WarehouseResource
+from tests.helpers import fetch_one
+
+pytestmark = pytest.mark.integration
+CHECKS = [contact_ids_are_unique, contacts_have_valid_phones, emails_are_well_formed]
+
+CONTACTS = [  # display_name, phone_e164, email, city
+    ("María José González", "+50761234567", "maria.gonzalez@gmail.com", "panama"),
+    ("Maria Jose Gonzalez", None, "MARIA.GONZALEZ@gmail.com", "Panamá"),  # same email: same person
+    ("Carlos Pérez", "+50762223333", None, "David"),
+    ("Carlos Perez", "+50762223333", "cperez@empresa.com.pa", "david chiriqui"),  # same phone
+    ("test test", "+50700000000", "test@test.com", None),  # junk: flagged, never merged
+    ("Ana Lucía Ruiz", "+50763334444", "ana@ruiz.dev", "Colón"),
+]
+
+
+async def test_the_contacts_graph_cleans_clusters_and_enriches(clean_db: str, db: psycopg.AsyncConnection) -> None:
+    for name, phone, email, city in CONTACTS:
+        await db.execute("INSERT INTO crm.contacts (display_name, phone_e164, email, city) VALUES (%s, %s, %s, %s)",
+                         (name, phone, email, city))
+    await db.execute("INSERT INTO crm.orders (order_number, contact_id, status, total, placed_at) "
+                     "VALUES ('A1', 3, 'paid', 120, now() - interval '10 days')")
+    result = dg.materialize(
+        [contacts_clean, contact_clusters, contacts_enriched, *CHECKS],
+        resources={"warehouse": WarehouseResource(dsn=clean_db)},
+    )
+    assert result.success
+    checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+    assert checks.get("contact_ids_are_unique") is True
+    clean = await fetch_one(db, "SELECT count(*) AS n, count(*) FILTER (WHERE is_junk) AS junk, "
+                                "count(*) FILTER (WHERE city_clean = 'Panamá') AS panama "
+                                "FROM warehouse.contacts_clean")
+    assert clean == {"n": 6, "junk": 1, "panama": 2}
+    golden = dict((await (await db.execute(
+        "SELECT contact_id, golden_id FROM warehouse.contact_clusters ORDER BY contact_id")).fetchall()))
+    assert golden[2] == golden[1] and golden[4] == golden[3], "same email / same verified phone"
+    assert golden[5] == 5 and golden[6] == 6 and golden[1] != golden[3]
+    assert await (await db.execute("SELECT count(*) FROM crm.contacts")).fetchone() == (6,), "crm rows untouched"
+    enriched = await fetch_one(db, "SELECT order_count, phone_time_zone FROM warehouse.contacts_enriched "
+                                   "WHERE contact_id = 3")
+    assert enriched == {"order_count": 1, "phone_time_zone": "America/Panama"}
