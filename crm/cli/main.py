@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from crm.cli import agents, apikeys, catalog, channels, db, dedup, events, nlu, services, templates, ui
+from crm.cli import (
+    agents,
+    apikeys,
+    catalog,
+    channels,
+    contacts,
+    db,
+    dedup,
+    events,
+    nlu,
+    services,
+    templates,
+    ui,
+)
 
 app = typer.Typer(
     name="crm",
@@ -20,6 +33,7 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(templates.app, name="templates")
 app.add_typer(agents.app, name="agents")
 app.add_typer(channels.app, name="channels")
+app.add_typer(contacts.app, name="contacts")
 app.command()(services.serve)
 app.command()(services.worker)
 app.command()(services.stop)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import dagster as dg
 import psycopg
 import pytest
 
-from orchestration.defs.contacts.assets import contact_clusters, contacts_clean, contacts_enriched
+from orchestration.defs.contacts.assets import contact_clusters, contacts_clean, contacts_enriched, contacts_golden
 from orchestration.defs.contacts.checks import (
     contact_ids_are_unique,
     contacts_have_valid_phones,
@@ -28,16 +32,18 @@ CONTACTS = [  # display_name, phone_e164, email, city
 ]
 
 
+def materialize_all(url: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize([contacts_clean, contact_clusters, contacts_enriched, contacts_golden, *CHECKS],
+                          resources={"warehouse": WarehouseResource(dsn=url)})
+
+
 async def test_the_contacts_graph_cleans_clusters_and_enriches(clean_db: str, db: psycopg.AsyncConnection) -> None:
     for name, phone, email, city in CONTACTS:
         await db.execute("INSERT INTO crm.contacts (display_name, phone_e164, email, city) VALUES (%s, %s, %s, %s)",
                          (name, phone, email, city))
     await db.execute("INSERT INTO crm.orders (order_number, contact_id, status, total, placed_at) "
                      "VALUES ('A1', 3, 'paid', 120, now() - interval '10 days')")
-    result = dg.materialize(
-        [contacts_clean, contact_clusters, contacts_enriched, *CHECKS],
-        resources={"warehouse": WarehouseResource(dsn=clean_db)},
-    )
+    result = materialize_all(clean_db)
     assert result.success
     checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
     assert checks.get("contact_ids_are_unique") is True
@@ -53,3 +59,22 @@ async def test_the_contacts_graph_cleans_clusters_and_enriches(clean_db: str, db
     enriched = await fetch_one(db, "SELECT order_count, phone_time_zone FROM warehouse.contacts_enriched "
                                    "WHERE contact_id = 3")
     assert enriched == {"order_count": 1, "phone_time_zone": "America/Panama"}
+
+    golden_row = await fetch_one(db, "SELECT member_count, email_normalized, phone_e164 FROM warehouse.contacts_golden "
+                                     "WHERE golden_id = %s", golden[3])
+    assert golden_row == {"member_count": 2, "email_normalized": "cperez@empresa.com.pa",
+                          "phone_e164": "+50762223333"}
+    merges = await fetch_one(db, "SELECT count(*) AS n FROM warehouse.contact_merge_audit WHERE action = 'merge'")
+    assert merges["n"] == 2
+
+    # A person says contacts 3 and 4 are two people: split now, and kept apart by the next run.
+    undone = subprocess.run([sys.executable, "-m", "crm.cli.main", "contacts", "unmerge", str(golden[3])],
+                            env={**os.environ, "DATABASE_URL": clean_db}, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert materialize_all(clean_db).success
+    after = dict((await (await db.execute(
+        "SELECT contact_id, golden_id FROM warehouse.contact_clusters ORDER BY contact_id")).fetchall()))
+    assert after[3] == 3 and after[4] == 4 and after[2] == after[1]
+    assert await fetch_one(db, "SELECT count(*) AS n FROM warehouse.contact_merge_audit WHERE action = 'unmerge'") \
+        == {"n": 2}

@@ -9,6 +9,7 @@ import pandas as pd
 from ml.contacts.clean import clean_contacts
 from ml.contacts.enrich import enrich_contacts
 from ml.dedup.engine import deduplicate
+from ml.dedup.survivorship import apply_unmerges, golden_records
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.warehouse_io import read_frame, replace_table
 
@@ -16,7 +17,7 @@ CONTACTS_SQL = """
 SELECT c.id AS contact_id, c.display_name AS full_name, c.first_name, c.last_name,
        coalesce(c.phone_e164, (SELECT '+' || i.external_id FROM crm.contact_identities i
                                WHERE i.contact_id = c.id AND i.kind = 'wa_id' ORDER BY i.id LIMIT 1)) AS phone,
-       c.email, c.country, c.city, c.source_channel, c.created_at
+       c.email, c.country, c.city, c.source_channel, c.created_at, c.last_seen_at
 FROM crm.contacts c ORDER BY c.id
 """
 MESSAGES_SQL = """
@@ -53,7 +54,8 @@ def contacts_clean(config: CleanConfig, warehouse: WarehouseResource) -> dg.Mate
 
 
 @dg.asset(deps=[contacts_clean], group_name="contacts", kinds={"splink", "duckdb"}, key_prefix="warehouse")
-def contact_clusters(config: DedupConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def contact_clusters(context: dg.AssetExecutionContext, config: DedupConfig,
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     """contact id → golden id: exact links on verified phone and email plus the Splink model; junk rows stay
     singletons. The serving layer's rows are never rewritten."""
     with warehouse.connect() as conn:
@@ -69,7 +71,9 @@ def contact_clusters(config: DedupConfig, warehouse: WarehouseResource) -> dg.Ma
         junk = clean.loc[clean["is_junk"].astype(bool), ["contact_id"]].assign(
             golden_id=lambda f: f["contact_id"], match_probability=None)
         clusters = pd.concat([clusters, junk], ignore_index=True).astype({"contact_id": "int64", "golden_id": "int64"})
+        clusters = apply_unmerges(clusters, _unmerged(conn))  # a person's `crm contacts unmerge` wins
         rows = replace_table(conn, clusters, "contact_clusters")
+        _audit_merges(conn, clusters, context.run_id)
     merged = int((clusters["contact_id"] != clusters["golden_id"]).sum())
     return dg.MaterializeResult(metadata={"rows": rows, "contacts_merged": merged,
                                           "golden_contacts": int(clusters["golden_id"].nunique())})
@@ -87,3 +91,46 @@ def contacts_enriched(warehouse: WarehouseResource) -> dg.MaterializeResult:
         enriched = enrich_contacts(clean, messages, orders, id_column="contact_id")
         rows = replace_table(conn, enriched, "contacts_enriched")
     return dg.MaterializeResult(metadata={"rows": rows})
+
+
+@dg.asset(deps=[contacts_clean, contact_clusters], group_name="contacts", kinds={"postgres", "pandas"},
+          key_prefix="warehouse")
+def contacts_golden(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One record per person: per field the verified value, from the most trusted source, most recently seen."""
+    with warehouse.connect() as conn:
+        clean = read_frame(conn, "SELECT * FROM warehouse.contacts_clean ORDER BY contact_id")
+        clusters = read_frame(conn, "SELECT contact_id, golden_id FROM warehouse.contact_clusters")
+        golden = golden_records(clean, clusters)
+        rows = replace_table(conn, golden, "contacts_golden")
+    return dg.MaterializeResult(metadata={"rows": rows})
+
+
+AUDIT_DDL = """
+CREATE TABLE IF NOT EXISTS warehouse.contact_merge_audit (
+    id bigserial PRIMARY KEY, run_id text, action text NOT NULL, golden_id bigint NOT NULL,
+    contact_id bigint NOT NULL, match_probability double precision, note text,
+    recorded_at timestamptz NOT NULL DEFAULT now())
+"""
+UNMERGES_DDL = """
+CREATE TABLE IF NOT EXISTS warehouse.contact_unmerges (
+    contact_id bigint PRIMARY KEY, former_golden_id bigint, unmerged_at timestamptz NOT NULL DEFAULT now())
+"""
+
+
+def _unmerged(conn) -> list[int]:  # noqa: ANN001
+    conn.execute("CREATE SCHEMA IF NOT EXISTS warehouse")
+    conn.execute(UNMERGES_DDL)
+    return [row[0] for row in conn.execute("SELECT contact_id FROM warehouse.contact_unmerges").fetchall()]
+
+
+def _audit_merges(conn, clusters: pd.DataFrame, run_id: str) -> None:  # noqa: ANN001
+    """Every contact merged into another golden record in this run, with its probability (the audit trail)."""
+    merged = clusters[clusters["contact_id"] != clusters["golden_id"]]
+    with conn.transaction():
+        conn.execute(AUDIT_DDL)
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO warehouse.contact_merge_audit (run_id, action, golden_id, contact_id, "
+                "match_probability) VALUES (%s, 'merge', %s, %s, %s)",
+                [(run_id, int(g), int(c), None if pd.isna(p) else float(p))
+                 for c, g, p in merged[["contact_id", "golden_id", "match_probability"]].itertuples(index=False)])
