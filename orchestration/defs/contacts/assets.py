@@ -69,11 +69,12 @@ def contact_clusters(context: dg.AssetExecutionContext, config: DedupConfig,
         else:
             clusters = pd.DataFrame({"contact_id": [], "golden_id": [], "match_probability": []})
         junk = clean.loc[clean["is_junk"].astype(bool), ["contact_id"]].assign(
-            golden_id=lambda f: f["contact_id"], match_probability=None)
-        clusters = pd.concat([clusters, junk], ignore_index=True).astype({"contact_id": "int64", "golden_id": "int64"})
+            golden_id=lambda f: f["contact_id"], match_probability=float("nan"))
+        parts = [part for part in (clusters, junk) if len(part)]
+        clusters = pd.concat(parts, ignore_index=True) if parts else clusters.astype({"contact_id": "int64", "golden_id": "int64"})
         clusters = apply_unmerges(clusters, _unmerged(conn))  # a person's `crm contacts unmerge` wins
         rows = replace_table(conn, clusters, "contact_clusters")
-        _audit_merges(conn, clusters, context.run_id)
+        _audit_merges(conn, clusters, context.run.run_id)
     merged = int((clusters["contact_id"] != clusters["golden_id"]).sum())
     return dg.MaterializeResult(metadata={"rows": rows, "contacts_merged": merged,
                                           "golden_contacts": int(clusters["golden_id"].nunique())})
