@@ -71,7 +71,8 @@ def contact_clusters(context: dg.AssetExecutionContext, config: DedupConfig,
         junk = clean.loc[clean["is_junk"].astype(bool), ["contact_id"]].assign(
             golden_id=lambda f: f["contact_id"], match_probability=float("nan"))
         parts = [part for part in (clusters, junk) if len(part)]
-        clusters = pd.concat(parts, ignore_index=True) if parts else clusters.astype({"contact_id": "int64", "golden_id": "int64"})
+        clusters = (pd.concat(parts, ignore_index=True) if parts else clusters).astype(
+            {"contact_id": "int64", "golden_id": "int64"})
         clusters = apply_unmerges(clusters, _unmerged(conn))  # a person's `crm contacts unmerge` wins
         rows = replace_table(conn, clusters, "contact_clusters")
         _audit_merges(conn, clusters, context.run.run_id)
