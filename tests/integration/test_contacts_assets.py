@@ -78,3 +78,17 @@ async def test_the_contacts_graph_cleans_clusters_and_enriches(clean_db: str, db
     assert after[3] == 3 and after[4] == 4 and after[2] == after[1]
     assert await fetch_one(db, "SELECT count(*) AS n FROM warehouse.contact_merge_audit WHERE action = 'unmerge'") \
         == {"n": 2}
+
+
+
+async def test_the_sensor_asks_for_a_run_only_when_contacts_changed(clean_db: str, db: psycopg.AsyncConnection) -> None:
+    from orchestration.defs.contacts.schedules import new_contacts_sensor
+
+    warehouse = WarehouseResource(dsn=clean_db)
+    empty = new_contacts_sensor(dg.build_sensor_context(resources={"warehouse": warehouse}))
+    assert not empty.run_requests
+    await db.execute("INSERT INTO crm.contacts (display_name) VALUES ('Ana')")
+    first = new_contacts_sensor(dg.build_sensor_context(resources={"warehouse": warehouse}))
+    assert len(first.run_requests) == 1
+    again = new_contacts_sensor(dg.build_sensor_context(cursor=first.cursor, resources={"warehouse": warehouse}))
+    assert not again.run_requests, "nothing changed since"

@@ -1,0 +1,10 @@
+"""The daily full run: every asset the project materializes, at 03:00 in the business's time zone."""
+
+import dagster as dg
+
+daily_refresh_job = dg.define_asset_job("daily_refresh_job", selection=dg.AssetSelection.all(),
+                                        description="Everything: contacts, enrichment and the dbt marts.")
+
+daily_refresh_schedule = dg.ScheduleDefinition(
+    name="daily_refresh_schedule", job=daily_refresh_job, cron_schedule="0 3 * * *",
+    execution_timezone="America/Panama", default_status=dg.DefaultScheduleStatus.RUNNING)
