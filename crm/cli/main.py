@@ -47,10 +47,13 @@ def demo(
     customers: int = typer.Option(40, help="How many synthetic customers write in."),
     seed: int = typer.Option(7, help="Random seed: the same seed replays the same stream."),
 ) -> None:
-    """Start everything, replay a synthetic Meta stream as signed webhooks, and summarise what was stored."""
+    """Start everything, replay a synthetic Meta stream as signed webhooks, summarise what was stored, then run
+    the data platform (contacts: clean, dedup, enrich) and summarise that."""
+    from crm.cli.platform_demo import run_platform
     from serving.demo.runner import run_demo
 
     run_demo(customers=customers, seed=seed)
+    run_platform(seed=seed)
 
 
 if __name__ == "__main__":

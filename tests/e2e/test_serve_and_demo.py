@@ -147,16 +147,19 @@ def test_demo_replays_a_stream_and_summarises(stack_env: dict[str, str]) -> None
     assert "duplicates absorbed" in output and "contacts" in output
     assert "autonomous-resolution rate" in output and "escalations to a person" in output
     assert "inbound → reply handed to Graph" in output
+    assert "duplicates merged" in output and "check contact_ids_are_unique" in output
     with psycopg.connect(stack_env["DATABASE_URL"]) as conn:
         sent = conn.execute("SELECT count(*) FROM crm.outbound_messages WHERE status = 'sent'").fetchone()[0]
         waiting = conn.execute("SELECT count(*) FROM crm.outbound_messages WHERE status IN ('queued', 'sending')")\
             .fetchone()[0]
         inbound = conn.execute("SELECT count(*) FROM crm.messages WHERE direction = 'inbound'").fetchone()[0]
+        golden = conn.execute("SELECT count(DISTINCT golden_id), count(*) FROM warehouse.contact_clusters").fetchone()
         contacts = conn.execute("SELECT count(*) FROM crm.contacts").fetchone()[0]
         channels = {row[0] for row in conn.execute("SELECT DISTINCT channel FROM crm.messages")}
         dead = conn.execute("SELECT count(*) FROM crm.raw_webhook_events WHERE processing_status <> "
                             "ALL('{processed,no_action}')").fetchone()[0]
     assert contacts >= 8 and dead == 0 and sent > 0 and waiting == 0
+    assert golden[1] == contacts and 0 < golden[0] < contacts, "every contact clustered, the planted duplicates merged"
     assert channels <= {"whatsapp", "instagram", "messenger"} and len(channels) >= 2
     # Replaying the same seed again adds no message (within the hour it is even byte for byte the same stream).
     replay = crm("demo", "--customers", "8", "--seed", "3", env=stack_env, timeout=180)
