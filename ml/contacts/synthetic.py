@@ -109,6 +109,8 @@ class _Maker:
         self.surnames = sorted(set(MexicoNames.last_names) | set(SpainNames.last_names))
         self.surnames_cum = _zipf_weights(len(self.surnames), self.rng)
         self.now = pd.Timestamp("2025-06-30T12:00:00Z")
+        # A mailbox belongs to one person: a provider makes the second "ana.ruiz@gmail.com" pick another name.
+        self.taken_emails: set[str] = set()
 
     @staticmethod
     def _company_domain(fake: Faker) -> str:
@@ -151,6 +153,9 @@ class _Maker:
             local = (f"{base}.{sur}", f"{base[0]}{sur}", f"{base}{sur}{rng.integers(1, 99)}", f"{base}_{sur}",
                      f"{base}{rng.integers(70, 100)}")[style]
             domain = self.choice(self.companies) if rng.random() < 0.18 else self.choice(FREE_DOMAINS, FREE_WEIGHTS)
+            while f"{local}@{domain}" in self.taken_emails:
+                local = f"{local}{rng.integers(1, 1000)}"
+            self.taken_emails.add(f"{local}@{domain}")
         else:
             local = domain = None
         created = self.now - pd.Timedelta(seconds=int(rng.integers(0, 730 * 86400)))

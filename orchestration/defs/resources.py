@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import dagster as dg
 import psycopg
 
@@ -19,4 +22,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"warehouse": WarehouseResource(dsn=dg.EnvVar("DATABASE_URL"))})
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.defs.dbt.project import crm_dbt_project
+
+    # The dbt installed beside this Python (the virtual environment is not always on PATH).
+    dbt = DbtCliResource(project_dir=crm_dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt"))
+    return dg.Definitions(resources={"warehouse": WarehouseResource(dsn=dg.EnvVar("DATABASE_URL")), "dbt": dbt})

@@ -25,9 +25,20 @@ def test_the_code_location_snapshot() -> None:
     assert sorted(job.name for job in defs.jobs or []) == ["contacts_job", "daily_refresh_job"]
     assert [schedule.name for schedule in defs.schedules or []] == ["daily_refresh_schedule"]
     assert [sensor.name for sensor in defs.sensors or []] == ["new_contacts_sensor"]
-    warehouse = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()
-                       if k.path[0] == "warehouse")
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    warehouse = sorted(k for k in keys if k.startswith("warehouse/"))
     assert warehouse == ["warehouse/contact_clusters", "warehouse/contacts_clean", "warehouse/contacts_enriched",
                          "warehouse/contacts_golden"]
+    assert {"marts/fct_conversations", "marts/mart_autonomous_resolution", "marts/mart_response_times",
+            "marts/dim_contacts", "staging/stg_crm__contacts"} <= keys
     checks = sorted(key.name for check in defs.asset_checks or [] for key in check.check_keys)
     assert checks == ["contact_ids_are_unique", "contacts_have_valid_phones", "emails_are_well_formed"]
+
+
+def test_dbt_sources_are_the_serving_tables_and_the_clusters_asset() -> None:
+    graph = defs.resolve_asset_graph()
+    staging = graph.get(dg.AssetKey(["staging", "stg_crm__contacts"]))
+    assert dg.AssetKey(["crm", "contacts"]) in staging.parent_keys
+    golden = graph.get(dg.AssetKey(["staging", "stg_warehouse__contact_clusters"]))
+    assert dg.AssetKey(["warehouse", "contact_clusters"]) in golden.parent_keys
+    assert graph.get(dg.AssetKey(["marts", "fct_orders"])).check_keys, "dbt tests are asset checks"

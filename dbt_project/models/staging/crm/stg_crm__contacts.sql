@@ -1,0 +1,20 @@
+select
+    id as contact_id,
+    display_name,
+    first_name,
+    last_name,
+    phone_e164,
+    lower(nullif(trim(email), '')) as email,
+    language,
+    country,
+    city,
+    source_channel,
+    lead_score,
+    lead_category,
+    lead_scored_at,
+    coalesce(opted_out, false) as is_opted_out,
+    first_seen_at,
+    last_seen_at,
+    created_at,
+    updated_at
+from {{ source('crm', 'contacts') }}

@@ -1,0 +1,31 @@
+"""Where the dbt project and its parsed manifest are. The manifest is made by `dbt parse` into .local/dbt/
+(git-ignored) the first time the definitions load without it, and again by `crm ui` (dagster dev)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+ROOT = Path(__file__).resolve().parents[3]
+PROJECT_DIR = ROOT / "dbt_project"
+TARGET_DIR = ROOT / ".local" / "dbt" / "target"
+LOG_DIR = ROOT / ".local" / "dbt" / "logs"
+# `dbt parse` renders the profile but does not connect: placeholders are enough.
+PARSE_ENV = {"DBT_USER": "parse", "DBT_DBNAME": "parse"}
+
+crm_dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, target_path=TARGET_DIR)
+
+
+def ensure_manifest(force: bool = False) -> Path:
+    """Parse the project when the manifest is missing (or forced); returns the manifest's path."""
+    manifest = crm_dbt_project.manifest_path
+    if force or not manifest.exists():
+        env = {**PARSE_ENV, **os.environ, "DBT_LOG_PATH": str(LOG_DIR)}
+        subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--project-dir", str(PROJECT_DIR),
+                        "--profiles-dir", str(PROJECT_DIR), "--target-path", str(TARGET_DIR), "--log-path",
+                        str(LOG_DIR), "--quiet"], env=env, check=True, cwd=ROOT)
+    return manifest
