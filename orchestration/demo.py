@@ -4,7 +4,9 @@ the results are summarised: duplicates merged, data-quality checks, golden conta
 
 from __future__ import annotations
 
+import logging
 import os
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -64,10 +66,13 @@ def materialize_everything(dagster_env: dict[str, str]) -> PlatformSummary:
     os.environ.update(dagster_env)
     database_url = dagster_env["DATABASE_URL"]
     summary = PlatformSummary()
-    with dg.DagsterInstance.get() as instance:
+    # dbt's own progress lines would bury the summary; the run's full log is in the Dagster instance.
+    for name in ("dagster", "dagster.builtin"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with dg.DagsterInstance.get() as instance, open(os.devnull, "w") as quiet, redirect_stdout(quiet):
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
             instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
     summary.success = result.success
     evaluations = result.get_asset_check_evaluations()
     # The contacts checks by name; the dbt tests (one check each, 200+) as a count of failures.

@@ -50,8 +50,10 @@ def demo(
     """Start everything, replay a synthetic Meta stream as signed webhooks, summarise what was stored, then run
     the data platform (contacts: clean, dedup, enrich) and summarise that."""
     from crm.cli.platform_demo import run_platform
+    from crm.logging import configure_logging
     from serving.demo.runner import run_demo
 
+    configure_logging("WARNING")  # the tables below say what happened; API and worker log to .run/
     run_demo(customers=customers, seed=seed)
     run_platform(seed=seed)
 

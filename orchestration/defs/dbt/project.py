@@ -1,5 +1,5 @@
 """Where the dbt project and its parsed manifest are. The manifest is made by `dbt parse` into .local/dbt/
-(git-ignored) the first time the definitions load without it, and again by `crm ui` (dagster dev)."""
+(git-ignored) whenever the definitions load and it is missing or older than the project's files."""
 
 from __future__ import annotations
 
@@ -20,10 +20,19 @@ PARSE_ENV = {"DBT_USER": "parse", "DBT_DBNAME": "parse"}
 crm_dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, target_path=TARGET_DIR)
 
 
+def _stale(manifest: Path) -> bool:
+    """Missing, or older than any file of the project (a model or its YAML changed since the last parse)."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(path.stat().st_mtime > built for path in PROJECT_DIR.rglob("*")
+               if path.is_file() and path.suffix in (".sql", ".yml", ".yaml"))
+
+
 def ensure_manifest(force: bool = False) -> Path:
-    """Parse the project when the manifest is missing (or forced); returns the manifest's path."""
+    """Parse the project when the manifest is missing or stale (or forced); returns the manifest's path."""
     manifest = crm_dbt_project.manifest_path
-    if force or not manifest.exists():
+    if force or _stale(manifest):
         env = {**PARSE_ENV, **os.environ, "DBT_LOG_PATH": str(LOG_DIR)}
         subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--project-dir", str(PROJECT_DIR),
                         "--profiles-dir", str(PROJECT_DIR), "--target-path", str(TARGET_DIR), "--log-path",
