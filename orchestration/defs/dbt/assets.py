@@ -9,7 +9,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from crm.db.urls import dbt_env
-from orchestration.defs.dbt.project import LOG_DIR, crm_dbt_project, ensure_manifest
+from orchestration.defs.dbt.project import LOG_DIR, TARGET_DIR, crm_dbt_project, ensure_manifest
 from orchestration.defs.resources import WarehouseResource
 
 
@@ -32,4 +32,6 @@ def crm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     """`dbt build` of the selected models against the project database (connection from DATABASE_URL)."""
     os.environ.update(dbt_env(warehouse.dsn))
     os.environ["DBT_LOG_PATH"] = str(LOG_DIR)
-    yield from dbt.cli(["build"], context=context).stream()
+    # Each run's compiled SQL and results under .local/dbt/ (git-ignored), never inside the project folder.
+    target = TARGET_DIR.parent / "runs" / context.run.run_id
+    yield from dbt.cli(["build"], context=context, target_path=target).stream()

@@ -25,8 +25,9 @@ def _stale(manifest: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    return any(path.stat().st_mtime > built for path in PROJECT_DIR.rglob("*")
-               if path.is_file() and path.suffix in (".sql", ".yml", ".yaml"))
+    sources = [PROJECT_DIR / "dbt_project.yml", *(PROJECT_DIR / folder for folder in ("models", "macros", "tests"))]
+    files = [p for root in sources for p in ([root] if root.is_file() else root.rglob("*")) if p.is_file()]
+    return any(path.stat().st_mtime > built for path in files)
 
 
 def ensure_manifest(force: bool = False) -> Path:
