@@ -106,6 +106,20 @@ def _level_dict(level: Level, render: Callable[[str], str]) -> dict[str, Any]:
             "u_probability": level.u}
 
 
+# Levels whose evidence depends on how common the surname is: "María González" twice says less than "Yaritza
+# Quintero" twice, and real names are very unevenly spread (Splink's term-frequency adjustment).
+# Verified identifiers: pairs sharing one anchor the estimate of how often two random records match.
+IDENTIFIER_ROLES = {Role.EMAIL, Role.PHONE, Role.NATIONAL_ID}
+IDENTIFIER_RECALL = 0.7
+TF_ADJUSTED_LEVELS = {"first and last exact", "last exact, first similar", "last exact"}
+
+
+def _tf_adjusted(level_dict: dict[str, Any], level: Any, surname_column: str) -> dict[str, Any]:
+    if level.label in TF_ADJUSTED_LEVELS:
+        return {**level_dict, "tf_adjustment_column": surname_column, "tf_adjustment_weight": 1.0}
+    return level_dict
+
+
 def _comparisons(specs: list[FieldSpec]) -> list[dict[str, Any]]:
     """Splink comparison dicts. One first_name + one last_name column are compared jointly (sees swaps)."""
     firsts = [s for s in specs if s.role is Role.FIRST_NAME]
@@ -124,7 +138,8 @@ def _comparisons(specs: list[FieldSpec]) -> list[dict[str, Any]]:
             "comparison_levels": [
                 {"sql_condition": f"({f}_l IS NULL OR {f}_r IS NULL) AND ({last}_l IS NULL OR {last}_r IS NULL)",
                  "label_for_charts": "null", "is_null_level": True},
-                *[_level_dict(level, render_person) for level in PERSON_NAME_LEVELS],
+                *[_tf_adjusted(_level_dict(level, render_person), level, last)
+                  for level in PERSON_NAME_LEVELS],
             ],
         })
     for spec in specs:
@@ -330,6 +345,14 @@ def deduplicate(
                 }
                 linker = Linker(table, settings, log_level=None)
                 step(2)
+                identifiers = [f"l.{s.name} = r.{s.name}" for s in specs if s.role in IDENTIFIER_ROLES]
+                lambda_from_identifiers = n >= min_rows_to_train and bool(identifiers)
+                if lambda_from_identifiers:
+                    # How often two random records match, from the pairs sharing a verified identifier (assumed
+                    # to find IDENTIFIER_RECALL of the duplicates): EM's own estimate runs far too high when
+                    # common names make many non-matches look alike, and that prior decides borderline pairs.
+                    linker.training.estimate_probability_two_random_records_match(identifiers,
+                                                                                  recall=IDENTIFIER_RECALL)
                 if n >= min_rows_to_train:
                     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
                 step(3)
@@ -338,7 +361,7 @@ def deduplicate(
                         linker.training.estimate_parameters_using_expectation_maximisation(
                             rule.sql,
                             populate_probability_two_random_records_match_from_trained_values=(
-                                k == len(training) - 1),
+                                k == len(training) - 1 and not lambda_from_identifiers),
                         )
                     except Exception as exc:  # EM can fail on tiny or degenerate blocks: keep the priors
                         model.setdefault("em_errors", []).append(f"{rule.sql}: {exc}")
