@@ -123,13 +123,19 @@ async def send_outbound(context: JobContext, outbound_id: int) -> None:
         raise
 
 
+async def _in_session(work):  # noqa: ANN001, ANN202 - an async function of a session
+    """One maintenance sweep in its own committed transaction."""
+    async with _session_factory()() as session:
+        result = await work(session)
+        await session.commit()
+    return result
+
+
 @app.periodic(cron="* * * * *")
 @app.task(name="close_conversations", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def close_conversations_task(context: JobContext, timestamp: int) -> None:
     """Flow 9: close resolved and idle conversations, asking for a rating where the window allows."""
-    async with _session_factory()() as session:
-        report = await closure.close_conversations(session, get_settings())
-        await session.commit()
+    report = await _in_session(lambda session: closure.close_conversations(session, get_settings()))
     if report.closed:
         log.info("worker.conversations_closed", closed=report.closed, csat_sent=report.csat_sent)
 
@@ -138,20 +144,15 @@ async def close_conversations_task(context: JobContext, timestamp: int) -> None:
 @app.task(name="resend_window_failures", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def resend_window_failures_task(context: JobContext, timestamp: int) -> None:
     """Messages Meta refused after the fact (status webhook 131047) go again as an approved template."""
-    async with _session_factory()() as session:
-        handled = await outbox.resend_window_failures(session)
-        await session.commit()
-    if handled:
+    if handled := await _in_session(outbox.resend_window_failures):
         log.info("worker.window_failures_resent", count=handled)
 
 
 @app.periodic(cron="* * * * *")
 @app.task(name="requeue_orphaned_sends", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def requeue_orphaned_sends_task(context: JobContext, timestamp: int) -> None:
-    async with _session_factory()() as session:
-        count = await outbox.requeue_orphans(session)
-        await session.commit()
-    if count:
+    """Replies whose worker died between its commit and the inline send get a send job."""
+    if count := await _in_session(outbox.requeue_orphans):
         log.warning("worker.orphaned_sends_requeued", count=count)
 
 

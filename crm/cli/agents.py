@@ -6,19 +6,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from crm.cli.db import sync_session
+
 app = typer.Typer(help="Human agents: department, skills, capacity and availability.", no_args_is_help=True)
 console = Console()
 DEPARTMENTS = ("sales_team", "retention_specialist", "support_team")
-
-
-def _session():  # noqa: ANN202
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from crm.cli.db import ensure_database
-    from crm.db.urls import sqlalchemy_url
-
-    return Session(create_engine(sqlalchemy_url(ensure_database())))
 
 
 @app.command()
@@ -37,7 +29,7 @@ def add(
     if department not in DEPARTMENTS:
         console.print(f"[red]unknown department {department!r}[/red]: use one of {', '.join(DEPARTMENTS)}")
         raise typer.Exit(2)
-    with _session() as session:
+    with sync_session() as session:
         agent = Agent(name=name, department=department, email=email, skills=list(skill), capacity=capacity)
         session.add(agent)
         try:
@@ -57,7 +49,7 @@ def list_agents() -> None:
     from crm.db.models import Agent, Ticket
 
     table = Table("id", "name", "department", "skills", "capacity", "live tickets", "available")
-    with _session() as session:
+    with sync_session() as session:
         load = dict(session.execute(select(Ticket.agent_id, func.count()).where(Ticket.status == "assigned")
                                     .group_by(Ticket.agent_id)).all())
         for agent in session.scalars(select(Agent).order_by(Agent.id)):
@@ -71,7 +63,7 @@ def availability(agent_id: int, available: bool = typer.Option(..., "--available
     """Mark an agent available for new tickets, or away."""
     from crm.db.models import Agent
 
-    with _session() as session:
+    with sync_session() as session:
         agent = session.get(Agent, agent_id)
         if agent is None:
             console.print(f"[red]no agent {agent_id}[/red]")

@@ -6,19 +6,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from crm.cli.db import sync_session
+
 app = typer.Typer(help="API keys for the HTTP API (the webhook and health checks need none).",
                   no_args_is_help=True)
 console = Console()
-
-
-def _session():  # noqa: ANN202
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from crm.cli.db import ensure_database
-    from crm.db.urls import sqlalchemy_url
-
-    return Session(create_engine(sqlalchemy_url(ensure_database())))
 
 
 @app.command()
@@ -40,7 +32,7 @@ def create(
                       "(see `crm agents list`)")
         raise typer.Exit(2)
     key = generate_key()
-    with _session() as session:
+    with sync_session() as session:
         from crm.db.models import Agent
 
         if agent is not None and session.get(Agent, agent) is None:
@@ -62,7 +54,7 @@ def list_keys() -> None:
     from crm.db.models import ApiKey
 
     table = Table("id", "name", "scope", "prefix", "created", "last used", "revoked")
-    with _session() as session:
+    with sync_session() as session:
         for key in session.scalars(select(ApiKey).order_by(ApiKey.id)):
             table.add_row(str(key.id), key.name, key.scope, key.prefix + "…", f"{key.created_at:%Y-%m-%d %H:%M}",
                           f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
@@ -77,7 +69,7 @@ def revoke(key_id: int) -> None:
 
     from crm.db.models import ApiKey
 
-    with _session() as session:
+    with sync_session() as session:
         changed = session.execute(
             update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
         ).rowcount

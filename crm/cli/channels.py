@@ -9,19 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from crm.cli.db import sync_session
+
 app = typer.Typer(help="Channel accounts: the numbers and pages the CRM answers from.", no_args_is_help=True)
 console = Console()
 CHANNELS = ("whatsapp", "messenger", "instagram")
-
-
-def _session():  # noqa: ANN202
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from crm.cli.db import ensure_database
-    from crm.db.urls import sqlalchemy_url
-
-    return Session(create_engine(sqlalchemy_url(ensure_database())))
 
 
 @app.command()
@@ -58,7 +50,7 @@ def add(
               "display_name": name}
     if encrypted is not None:
         values["access_token_encrypted"] = encrypted
-    with _session() as session:
+    with sync_session() as session:
         update = {k: v for k, v in values.items() if v is not None and k not in ("channel", "external_id")}
         statement = insert(ChannelAccount).values(**values)
         statement = (statement.on_conflict_do_update(index_elements=["channel", "external_id"], set_=update)
@@ -76,7 +68,7 @@ def list_accounts() -> None:
     from crm.db.models import ChannelAccount
 
     table = Table("channel", "id", "business account", "name", "token", "status")
-    with _session() as session:
+    with sync_session() as session:
         for account in session.scalars(select(ChannelAccount).order_by(ChannelAccount.channel, ChannelAccount.id)):
             table.add_row(account.channel, account.external_id, account.business_account_id or "-",
                           account.display_name or "-", "stored" if account.access_token_encrypted else "-",

@@ -29,6 +29,16 @@ def ensure_database() -> str:
     return url
 
 
+def sync_session():  # noqa: ANN201 - a sqlalchemy.orm.Session, imported lazily
+    """A synchronous ORM session on the project database (started and migrated if needed), for small commands."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from crm.db.urls import sqlalchemy_url
+
+    return Session(create_engine(sqlalchemy_url(ensure_database())))
+
+
 def run_in_session(fn, commit: bool = False):  # noqa: ANN001, ANN201 - any coroutine taking a session
     """Run `fn(session)` on the project database (started and migrated if needed) and return its result."""
     import asyncio

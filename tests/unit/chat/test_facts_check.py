@@ -19,22 +19,9 @@ from serving.services.chat.facts import ProductFact
 from serving.services.chat.facts_check import check_draft, unsupported_figures
 from serving.services.chat.responder import respond, search_text, update_state
 from serving.services.chat.state import DialogueState
+from tests.unit.chat.test_responder import CATALOG, POLICIES
 
-# The spec's example store (test_llm_reply uses it too).
-CATALOG = [
-    ProductFact("DELL-XPS13", "Dell XPS 13", Decimal("1099.00"), "USD", 3,
-                "Intel i7, 16GB RAM, SSD 512GB, Pantalla 13\" Full HD", "laptops"),
-    ProductFact("LEN-X1", "Lenovo ThinkPad X1", Decimal("1189.00"), "USD", 5,
-                "Intel i7, 16GB RAM, SSD 1TB, Teclado legendario para programar", "laptops"),
-    ProductFact("MAC-PRO", "MacBook Pro 14", Decimal("1999.00"), "USD", 2, "M3 Pro, 18GB RAM", "laptops"),
-    ProductFact("HP-15", "HP 15 Essential", Decimal("549.00"), "USD", 0, "Laptop básica para oficina", "laptops"),
-    ProductFact("JBL-T510", "Audífonos JBL Tune 510BT", Decimal("49.90"), "USD", 25, "Bluetooth", "audio"),
-]
-POLICIES = {
-    "currency": "USD", "coverage": "toda Panamá",
-    "shipping": [{"name": "Express", "price": 15, "delay": "24-48 h"},
-                 {"name": "Estándar", "price": 0, "delay": "3-5 días"}],
-}
+# The spec's example store, shared with the responder tests (test_llm_reply uses it too).
 DEMO = Path(__file__).resolve().parents[3] / "serving" / "demo"
 FULL_POLICIES = POLICIES | {"returns": "30 días con factura", "warranty": "12 meses de fábrica",
                             "payment_methods": ["tarjeta", "Yappy", "transferencia"]}
