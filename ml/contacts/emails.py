@@ -76,7 +76,6 @@ _KNOWN_TYPOS: dict[str, str] = {
 }
 _TLD_TYPOS: dict[str, str] = {"con": "com", "cmo": "com", "ocm": "com", "comm": "com", "cm": "com", "om": "com"}
 
-_SIMPLE_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 # "mailto:", surrounding <> and quotes, and the punctuation a sentence leaves at the end ("ana@gmail.com.").
 _WRAPPERS = re.compile(r"^(?:mailto:)?[\s<\"']+|^mailto:|[\s>\"'.,;:]+$", re.IGNORECASE)
 
@@ -201,11 +200,6 @@ def mailbox_key(normalized: str | None) -> str | None:
     if domain in {"gmail.com", "googlemail.com"}:
         local, domain = local.replace(".", ""), "gmail.com"
     return f"{local}@{domain}"
-
-
-def looks_like_email(text: str | None) -> bool:
-    """A cheap shape check (one @, a dot in the domain) used to cross-check the validator's verdicts."""
-    return bool(text) and bool(_SIMPLE_ADDRESS.match(text))  # type: ignore[arg-type]
 
 
 def mask_email(address: str | None) -> str | None:

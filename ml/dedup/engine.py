@@ -77,7 +77,7 @@ class DedupResult:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _parse_fields(df: pd.DataFrame, id_column: str, fields: Mapping[str, str | Role]) -> list[FieldSpec]:
+def parse_fields(df: pd.DataFrame, id_column: str, fields: Mapping[str, str | Role]) -> list[FieldSpec]:
     if id_column not in df.columns:
         raise DedupError(f"id column {id_column!r} is not in the input (columns: {', '.join(map(str, df.columns))})")
     if not fields:
@@ -228,7 +228,7 @@ def _choose_training(rules: list[_Rule], comparison_columns: list[set[str]], min
 
 
 @contextmanager
-def _quiet_splink() -> Iterator[None]:
+def quiet_splink() -> Iterator[None]:
     logger = logging.getLogger("splink")
     level, propagate = logger.level, logger.propagate
     logger.setLevel(logging.ERROR)
@@ -239,7 +239,23 @@ def _quiet_splink() -> Iterator[None]:
         logger.propagate = propagate
 
 
-def _exact_pairs(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+def normalised_frame(df: pd.DataFrame, specs: list[FieldSpec], phone_region: str | None,
+                     first_unique_id: int = 0) -> pd.DataFrame:
+    """The model's input: ``unique_id`` (row numbers from ``first_unique_id``) and each field normalised for its
+    role under its internal name."""
+    frame = pd.DataFrame({"unique_id": np.arange(first_unique_id, first_unique_id + len(df), dtype=np.int64)})
+    for spec in specs:
+        normalise = role_spec(spec.role, phone_region=phone_region).normalise
+        values = df[spec.column].reset_index(drop=True)
+        cache: dict[object, str | None] = {}
+        normalised = [cache.setdefault(v, normalise(v)) if _hashable(v) else normalise(v) for v in values]
+        frame[spec.name] = pd.Series(normalised, dtype=object)
+        if spec.role is Role.FULL_NAME:
+            frame[f"{spec.name}__tokens"] = frame[spec.name].map(sorted_tokens)
+    return frame
+
+
+def exact_pairs(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     groups = frame[["unique_id", column]].dropna().groupby(column, sort=False)["unique_id"]
     lefts, rights = [], []
     for _, members in groups:
@@ -287,7 +303,7 @@ def deduplicate(
 
     if not 0.0 < threshold <= 1.0:
         raise DedupError(f"threshold must be in (0, 1], got {threshold}")
-    specs = _parse_fields(df, id_column, fields)
+    specs = parse_fields(df, id_column, fields)
     for key in exact_keys:
         if key not in fields:
             raise DedupError(f"exact key {key!r} must also be given as a field")
@@ -296,15 +312,7 @@ def deduplicate(
     n = len(df)
 
     step(0)
-    frame = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
-    for spec in specs:
-        normalise = role_spec(spec.role, phone_region=phone_region).normalise
-        values = df[spec.column].reset_index(drop=True)
-        cache: dict[object, str | None] = {}
-        normalised = [cache.setdefault(v, normalise(v)) if _hashable(v) else normalise(v) for v in values]
-        frame[spec.name] = pd.Series(normalised, dtype=object)
-        if spec.role is Role.FULL_NAME:
-            frame[f"{spec.name}__tokens"] = frame[spec.name].map(sorted_tokens)
+    frame = normalised_frame(df, specs, phone_region)
     if all(frame[s.name].isna().all() for s in specs) and n:
         raise DedupError("every field is empty after normalisation: nothing to compare")
 
@@ -329,7 +337,7 @@ def deduplicate(
         if threads:
             connection.execute(f"SET threads = {int(threads)}")
         try:
-            with _quiet_splink():
+            with quiet_splink():
                 db_api = DuckDBAPI(connection)
                 table = db_api.register(frame, table_name="dedup_input")
                 settings = {
@@ -385,7 +393,7 @@ def deduplicate(
     pairs["source"] = "model"
     for key in exact_keys:
         spec = next(s for s in specs if s.column == key)
-        exact = _exact_pairs(frame, spec.name)
+        exact = exact_pairs(frame, spec.name)
         if len(exact):
             exact["match_probability"] = 1.0
             exact["match_weight"] = np.inf

@@ -62,3 +62,25 @@ def replace_table(conn: psycopg.Connection, frame: pd.DataFrame, table: str,
         cursor.execute(sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(
             sql.Identifier(schema), sql.Identifier(staging), sql.Identifier(table)))
     return len(frame)
+
+
+def table_exists(conn: psycopg.Connection, table: str, schema: str = WAREHOUSE_SCHEMA) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.{table}",)).fetchone()[0]
+
+
+def upsert_rows(conn: psycopg.Connection, frame: pd.DataFrame, table: str, key: str,
+                schema: str = WAREHOUSE_SCHEMA) -> int:
+    """Replace the rows of `schema.table` whose `key` is in the frame with the frame's rows, in one transaction
+    (the incremental counterpart of replace_table; the table must exist with the frame's columns)."""
+    if not len(frame):
+        return 0
+    target = sql.Identifier(schema, table)
+    with conn.transaction(), conn.cursor() as cursor:
+        cursor.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(target, sql.Identifier(key)),
+                       ([_cell(v) for v in frame[key]],))
+        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(target, sql.SQL(", ").join(map(sql.Identifier,
+                                                                                         frame.columns)))
+        with cursor.copy(copy) as writer:
+            for row in frame.itertuples(index=False, name=None):
+                writer.write_row([_cell(v) for v in row])
+    return len(frame)

@@ -93,3 +93,37 @@ async def test_the_sensor_asks_for_a_run_only_when_contacts_changed(clean_db: st
     assert len(first.run_requests) == 1
     again = new_contacts_sensor(dg.build_sensor_context(cursor=first.cursor, resources={"warehouse": warehouse}))
     assert not again.run_requests, "nothing changed since"
+
+
+async def test_new_contacts_are_cleaned_and_clustered_without_a_full_rebuild(
+        clean_db: str, db: psycopg.AsyncConnection) -> None:
+    from orchestration.defs.contacts.schedules import INCREMENTAL
+
+    await db.execute("DROP SCHEMA IF EXISTS warehouse CASCADE")
+    for name, phone, email, city in CONTACTS:
+        await db.execute("INSERT INTO crm.contacts (display_name, phone_e164, email, city) VALUES (%s, %s, %s, %s)",
+                         (name, phone, email, city))
+    assert materialize_all(clean_db).success
+    # A marker on an already cleaned row: an incremental run must leave it alone (a full one would redo it).
+    await db.execute("UPDATE warehouse.contacts_clean SET city_clean = 'marker' WHERE contact_id = 1")
+    await db.execute("INSERT INTO crm.contacts (display_name, phone_e164, email, city) VALUES "
+                     "('Ana L. Ruiz', NULL, 'ANA@ruiz.dev', 'colon'), ('Pedro Sánchez', '+50765556666', NULL, 'David')")
+
+    result = dg.materialize([contacts_clean, contact_clusters, contacts_enriched, contacts_golden],
+                            resources={"warehouse": WarehouseResource(dsn=clean_db)}, run_config=INCREMENTAL)
+    assert result.success
+    materializations = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    modes = {m.asset_key.path[-1]: m.metadata["mode"].value for m in materializations if "mode" in m.metadata}
+    assert modes == {"contacts_clean": "incremental", "contact_clusters": "incremental"}
+    assert await fetch_one(db, "SELECT city_clean FROM warehouse.contacts_clean WHERE contact_id = 1") == \
+        {"city_clean": "marker"}, "old rows are not re-cleaned"
+    assert await fetch_one(db, "SELECT count(*) AS n FROM warehouse.contacts_clean") == {"n": 8}
+    golden = dict((await (await db.execute(
+        "SELECT contact_id, golden_id FROM warehouse.contact_clusters ORDER BY contact_id")).fetchall()))
+    assert golden[7] == golden[6] == 6, "the new Ana shares a verified email with contact 6"
+    assert golden[8] == 8 and golden[2] == golden[1] and golden[4] == golden[3], "old clusters kept"
+    audit = await (await db.execute("SELECT contact_id FROM warehouse.contact_merge_audit WHERE action = 'merge' "
+                                    "ORDER BY id")).fetchall()
+    assert [row[0] for row in audit] == [2, 4, 7], "only what changed is audited"
+    assert await fetch_one(db, "SELECT member_count FROM warehouse.contacts_golden WHERE golden_id = 6") == \
+        {"member_count": 2}

@@ -1,4 +1,4 @@
-"""Data-quality checks on contacts_clean (predicates from ml.contacts.quality)."""
+"""Data-quality checks on contacts_clean: the Great Expectations suites in ml.contacts.quality."""
 
 
 import dagster as dg

@@ -1,8 +1,9 @@
-"""When the contacts assets run: a sensor on new or changed contacts (clean + dedup + enrich only), and the daily
-full run of everything (in orchestration/defs/schedules.py)."""
+"""When the contacts assets run: a sensor on new or changed contacts (incremental clean and dedup, then enrich and
+golden), and the daily full run of everything (in orchestration/defs/schedules.py), which retrains the model."""
 
 import dagster as dg
 
+from orchestration.defs.contacts.assets import CleanConfig, DedupConfig
 from orchestration.defs.resources import WarehouseResource
 
 contacts_job = dg.define_asset_job("contacts_job", selection=dg.AssetSelection.groups("contacts"),
@@ -17,4 +18,8 @@ def new_contacts_sensor(context: dg.SensorEvaluationContext, warehouse: Warehous
     cursor = f"{count}:{latest.isoformat() if latest else ''}"
     if count == 0 or cursor == context.cursor:
         return dg.SensorResult(skip_reason="no new or changed contacts", cursor=context.cursor)
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor)], cursor=cursor)
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, run_config=INCREMENTAL)], cursor=cursor)
+
+
+INCREMENTAL = dg.RunConfig(ops={"warehouse__contacts_clean": CleanConfig(incremental=True),
+                                "warehouse__contact_clusters": DedupConfig(incremental=True)})
