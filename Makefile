@@ -4,7 +4,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
 CRM := .venv/bin/crm
 
-.PHONY: demo test serve stop db venv bench lint help ui
+.PHONY: demo test serve stop db venv bench lint help ui mlflow
 
 help:
 	@echo "make demo   - start everything and replay a synthetic Meta stream (the main job)"
@@ -13,6 +13,7 @@ help:
 	@echo "make stop   - stop API, worker and the embedded PostgreSQL"
 	@echo "make bench  - ingest benchmark (see bench/README.md)"
 	@echo "make ui     - the Dagster UI and daemon on 127.0.0.1:3000 (data platform), in the background"
+	@echo "make mlflow - the MLflow UI on 127.0.0.1:5000 (experiments, registered models), in the background"
 
 venv: .venv/.synced
 
@@ -31,6 +32,9 @@ serve: venv
 
 ui: venv
 	@$(CRM) ui --detach
+
+mlflow: venv
+	@$(CRM) mlflow --detach
 
 stop:
 	@if [ -x $(CRM) ]; then $(CRM) stop --db; fi

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # Local NLU models (trained from ml/data by `crm nlu train`, or on first use)
     nlu_model_dir: Path = PROJECT_ROOT / ".local" / "models" / "nlu"
 
+    # MLflow: tracking and registry in the `mlflow` database of DATABASE_URL's server unless set; artifacts here.
+    mlflow_tracking_uri: str | None = None
+    mlflow_artifact_root: Path = PROJECT_ROOT / ".local" / "mlflow" / "artifacts"
+    lead_model_refresh_s: float = 30.0  # how often the API looks for a new @champion
+
     # LLM providers, in fallback order; `local` (the offline models) is always the last resort.
     llm_providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["local"])
     llm_mode: Literal["chain", "cascade"] = "cascade"

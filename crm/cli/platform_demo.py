@@ -14,13 +14,18 @@ console = Console()
 def run_platform(seed: int) -> None:
     from crm.cli.ui import dagster_env
     from orchestration.demo import import_legacy_contacts, materialize_everything
+    from orchestration.demo_models import load_history
 
     database_url = os.environ["DATABASE_URL"]
     env = dagster_env(database_url)
     imported = import_legacy_contacts(database_url, seed=seed)
     if imported:
         console.print(f"imported a legacy contact list of {imported} rows (typos, formats, duplicates, test rows)")
-    with console.status("materializing the data platform (contacts: clean → dedup → golden, enrich)..."):
+    with console.status("writing 15 months of past leads and their outcomes (once)..."):
+        leads = load_history(database_url)
+    if leads:
+        console.print(f"wrote a history of {leads:,} past leads, read by the NLU, with their orders")
+    with console.status("materializing the data platform (contacts, dbt marts, lead model)..."):
         summary = materialize_everything(env)
     table = Table(title="Data platform (Dagster run, see `make ui`)", show_header=False)
     table.add_row("contacts cleaned", f"{summary.contacts:,}")
@@ -45,6 +50,28 @@ def run_platform(seed: int) -> None:
         console.print(marts)
         console.print("Query the marts with any SQL client: schemas staging, intermediate, marts "
                       f"({os.environ['DATABASE_URL'].rsplit('@', 1)[-1]}).")
+    _print_models(database_url)
     if not summary.success:
         console.print("[red]some assets failed: see the run in the Dagster UI (`make ui`)[/red]")
         raise typer.Exit(1)
+
+
+def _print_models(database_url: str) -> None:
+    from crm.settings import get_settings
+    from orchestration.demo_models import lead_model_summary
+
+    models = lead_model_summary(database_url, get_settings().mlflow_tracking_uri)
+    if models.version is None:
+        console.print("[yellow]no lead-conversion model promoted yet (see the run in `make ui`)[/yellow]")
+        return
+    m = models.metrics
+    table = Table(title=f"lead_conversion_classifier@champion (version {models.version}; `make mlflow`)",
+                  show_header=False)
+    table.add_row("held-out leads", f"{m.get('held_out_rows', 0):,.0f} (the most recent, {m.get('base_rate', 0):.0%} "
+                                    "bought within 90 days)")
+    table.add_row("ROC AUC / PR AUC", f"{m.get('roc_auc', 0):.3f} / {m.get('pr_auc', 0):.3f}")
+    table.add_row("Brier score", f"{m.get('brier', 0):.3f}")
+    for lead in models.hot_leads:
+        table.add_row(f"hot lead {lead.contact_id}", f"{lead.probability:.0%} likely to buy (rule score "
+                                                     f"{lead.rule_score}): " + "; ".join(lead.reasons))
+    console.print(table)

@@ -129,7 +129,8 @@ API = Service("api")
 WORKER = Service("worker")
 SANDBOX = Service("sandbox")
 DAGSTER = Service("dagster")
-ALL_SERVICES = (API, WORKER, SANDBOX, DAGSTER)
+MLFLOW = Service("mlflow")
+ALL_SERVICES = (API, WORKER, SANDBOX, DAGSTER, MLFLOW)
 
 
 def wait_for_ready(base_url: str, timeout_s: float = 60.0, service: Service | None = None) -> None:

@@ -20,6 +20,25 @@ class WarehouseResource(dg.ConfigurableResource):
         return psycopg.connect(plain_url(self.dsn))
 
 
+class MlflowResource(dg.ConfigurableResource):
+    """Where models are tracked and registered: `tracking_uri` if given, else the `mlflow` database beside the
+    project database; artifacts in `artifact_root` (default: the checkout's .local/mlflow/artifacts)."""
+
+    database_url: str
+    tracking_uri: str | None = None
+    artifact_root: str | None = None
+
+    def activate(self, experiment: str) -> str:
+        """Points MLflow at this store and experiment; returns the tracking URI."""
+        from crm.settings import get_settings
+        from ml.registry import configure, tracking_uri_for
+
+        settings = get_settings()
+        uri = self.tracking_uri or settings.mlflow_tracking_uri or tracking_uri_for(self.database_url)
+        configure(uri, Path(self.artifact_root) if self.artifact_root else settings.mlflow_artifact_root, experiment)
+        return uri
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     from dagster_dbt import DbtCliResource
@@ -28,4 +47,5 @@ def resources() -> dg.Definitions:
 
     # The dbt installed beside this Python (the virtual environment is not always on PATH).
     dbt = DbtCliResource(project_dir=crm_dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt"))
-    return dg.Definitions(resources={"warehouse": WarehouseResource(dsn=dg.EnvVar("DATABASE_URL")), "dbt": dbt})
+    return dg.Definitions(resources={"warehouse": WarehouseResource(dsn=dg.EnvVar("DATABASE_URL")), "dbt": dbt,
+                                     "mlflow_store": MlflowResource(database_url=dg.EnvVar("DATABASE_URL"))})

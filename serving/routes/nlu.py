@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
+
+from ml.leads.features import live_features
 
 from serving.deps import ReadKey, SessionDep
 from serving.schemas.nlu import (
@@ -12,6 +15,7 @@ from serving.schemas.nlu import (
     LeadClassifyRequest,
     LeadScoreResponse,
     MessageRequest,
+    ModelFactor,
     RoutingRequest,
     RoutingResponse,
     RoutingSignals,
@@ -19,6 +23,8 @@ from serving.schemas.nlu import (
     recommended_priority,
 )
 from serving.services.analysis_records import save_understood
+from serving.services.lead_history import lead_history
+from serving.services.lead_model import ChampionModel, combined_score
 from serving.services.routing import RoutingInput, decide_route
 from serving.services.understanding import Understanding, Understood
 
@@ -39,15 +45,29 @@ async def _understand(request: Request, session: SessionDep, text: str, metadata
 @router.post("/leads/classify", response_model=LeadScoreResponse)
 async def classify_lead(body: LeadClassifyRequest, request: Request, session: SessionDep,
                         _: ReadKey) -> LeadScoreResponse:
-    """Lead score 0-100 (urgency, decision power, budget, product fit), hot / warm / cold, and what to do."""
+    """Lead score 0-100 (urgency, decision power, budget, product fit), hot / warm / cold, and what to do; with a
+    promoted conversion model, its probability of a purchase within 90 days and the factors behind it."""
     metadata = body.sender_metadata.model_dump(exclude_none=True) if body.sender_metadata else None
-    understood, ids = await _understand(request, session, body.message, metadata, body.context, ("lead",))
+    model: ChampionModel = request.app.state.lead_model
+    tasks = ("intent", "sentiment", "lead") if model.loaded else ("lead",)
+    understood, ids = await _understand(request, session, body.message, metadata, body.context, tasks)
     lead = understood.lead
-    return LeadScoreResponse(lead_id=f"lead_{ids.lead_id}", score=lead.score, category=lead.category,
-                             reasoning=lead.reasoning, recommended_action=lead.recommended_action,
-                             factors=lead.factors, signals=lead.signals, language=understood.language,
-                             ai_model_used=understood.models["lead"],
-                             processing_time_ms=understood.processing_time_ms)
+    response = LeadScoreResponse(lead_id=f"lead_{ids.lead_id}", score=lead.score, category=lead.category,
+                                 reasoning=lead.reasoning, recommended_action=lead.recommended_action,
+                                 factors=lead.factors, signals=lead.signals, language=understood.language,
+                                 ai_model_used=understood.models["lead"],
+                                 processing_time_ms=understood.processing_time_ms)
+    if model.loaded:
+        now = datetime.now(UTC)
+        history = await lead_history(session, (metadata or {}).get("phone"), body.message, now)
+        scored = model.score(live_features(understood, channel=(metadata or {}).get("channel"), at=now,
+                                           history=history))
+        if scored is not None:
+            response.conversion_probability = round(scored.probability, 4)
+            response.combined_score = combined_score(lead.score, scored.probability)
+            response.model_version = scored.version
+            response.top_factors = [ModelFactor(**vars(c)) for c in scored.top_factors]
+    return response
 
 
 @router.post("/intents/detect", response_model=IntentResponse)

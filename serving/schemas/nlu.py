@@ -49,14 +49,28 @@ class AnalysisMeta(BaseModel):
     processing_time_ms: float
 
 
+class ModelFactor(BaseModel):
+    feature: str
+    value: Any = None
+    contribution: float = Field(description="log-odds this feature added to the model's prediction")
+    explanation: str
+
+
 class LeadScoreResponse(AnalysisMeta):
     lead_id: str = Field(description="id of the stored classification record")
-    score: int
+    score: int = Field(description="the rule score 0-100 (urgency, decision power, budget, product fit)")
     category: LeadCategory
     reasoning: str
     recommended_action: str
     factors: list[LeadFactor]
     signals: list[str]
+    conversion_probability: float | None = Field(
+        None, description="lead_conversion_classifier@champion: probability of a paid order within 90 days "
+                          "(absent until a model is promoted)")
+    combined_score: int | None = Field(None, description="half the rule score plus half the probability, 0-100")
+    model_version: int | None = None
+    top_factors: list[ModelFactor] = Field(default_factory=list,
+                                           description="what moved the model's prediction most, in plain words")
 
 
 class IntentResponse(AnalysisMeta):

@@ -31,8 +31,11 @@ def test_the_code_location_snapshot() -> None:
                          "warehouse/contacts_golden"]
     assert {"marts/fct_conversations", "marts/mart_autonomous_resolution", "marts/mart_response_times",
             "marts/dim_contacts", "staging/stg_crm__contacts"} <= keys
+    assert sorted(k for k in keys if k.startswith("ml/")) == ["ml/lead_conversion_model"]
+    assert "marts/lead_features" in keys
     checks = sorted(key.name for check in defs.asset_checks or [] for key in check.check_keys)
-    assert checks == ["contact_ids_are_unique", "contacts_have_valid_phones", "emails_are_well_formed"]
+    assert checks == ["challenger_beats_champion", "contact_ids_are_unique", "contacts_have_valid_phones",
+                      "emails_are_well_formed"]
 
 
 def test_dbt_sources_are_the_serving_tables_and_the_clusters_asset() -> None:
@@ -42,3 +45,5 @@ def test_dbt_sources_are_the_serving_tables_and_the_clusters_asset() -> None:
     golden = graph.get(dg.AssetKey(["staging", "stg_warehouse__contact_clusters"]))
     assert dg.AssetKey(["warehouse", "contact_clusters"]) in golden.parent_keys
     assert graph.get(dg.AssetKey(["marts", "fct_orders"])).check_keys, "dbt tests are asset checks"
+    model = graph.get(dg.AssetKey(["ml", "lead_conversion_model"]))
+    assert dg.AssetKey(["marts", "lead_features"]) in model.parent_keys, "the model trains on the features mart"

@@ -5,6 +5,8 @@ select
     score as lead_score,
     category as lead_category,
     recommended_action,
+    factors,
+    signals,
     source as classification_source,
     model as model_name,
     created_at as classified_at

@@ -1,0 +1,83 @@
+"""The lead-conversion model as an asset: trained from marts.lead_features and registered as @challenger; a
+blocking check promotes it to @champion only when it beats the current champion on the same held-out leads.
+Thin: the logic is in ml.leads.train and ml.registry. (No `from __future__ import annotations`: Dagster reads the
+config class from the annotations.)"""
+
+import dagster as dg
+
+from ml.registry import CHALLENGER, LEAD_MODEL, promote_challenger
+from orchestration.defs.resources import MlflowResource, WarehouseResource
+from orchestration.defs.warehouse_io import read_frame
+
+
+VERDICT_TAG = "promotion_check"  # set on a version once the check judged it
+
+
+class TrainConfig(dg.Config):
+    holdout_share: float = 0.25  # the most recent share of leads with a known outcome, held out
+    num_boost_round: int = 400
+    num_leaves: int = 4
+    learning_rate: float = 0.02
+    min_data_in_leaf: int = 80
+    force: bool = False  # retrain even when the labelled leads have not changed since the last version
+
+    def params(self) -> dict:
+        return {"num_boost_round": self.num_boost_round, "num_leaves": self.num_leaves,
+                "learning_rate": self.learning_rate, "min_data_in_leaf": self.min_data_in_leaf}
+
+
+@dg.asset(deps=[dg.AssetKey(["marts", "lead_features"])], group_name="ml", kinds={"lightgbm", "mlflow"},
+          key_prefix="ml")
+def lead_conversion_model(context: dg.AssetExecutionContext, config: TrainConfig, warehouse: WarehouseResource,
+                          mlflow_store: MlflowResource) -> dg.MaterializeResult:
+    """Trains the conversion classifier on the earlier leads, evaluates it on the later ones and registers it as
+    @challenger. With too few leads whose 90-day outcome is known, or the same ones as the last version, it trains
+    nothing and says why."""
+    from ml.leads.train import NotEnoughData, train_lead_conversion, trained_on_same_data
+
+    with warehouse.connect() as conn:
+        rows = read_frame(conn, "SELECT * FROM marts.lead_features")
+    mlflow_store.activate(LEAD_MODEL)
+    if not config.force and (same := trained_on_same_data(rows)) is not None:
+        reason = f"no new labelled leads since version {same} was trained"
+        context.log.info(f"lead_conversion_classifier not retrained: {reason}")
+        return dg.MaterializeResult(metadata={"trained": False, "reason": reason})
+    try:
+        result = train_lead_conversion(rows, config.params(), holdout_share=config.holdout_share)
+    except NotEnoughData as exc:
+        context.log.warning(f"lead_conversion_classifier not trained: {exc}")
+        return dg.MaterializeResult(metadata={"trained": False, "reason": str(exc)})
+    return dg.MaterializeResult(metadata={
+        "trained": True, "mlflow_run_id": result.run_id, "version": result.version, "held_out_from": result.cutoff,
+        **{name: round(value, 4) for name, value in result.metrics.items()},
+        "top_features": dg.MetadataValue.json(dict(list(result.importance.items())[:8])),
+        "calibration": dg.MetadataValue.json(result.calibration)})
+
+
+@dg.asset_check(asset=lead_conversion_model, blocking=True,
+                description="The new model beats the champion on the same held-out leads (ROC AUC); then it is "
+                            "promoted to @champion. The first model is promoted when there is none.")
+def challenger_beats_champion(context: dg.AssetCheckExecutionContext,
+                              mlflow_store: MlflowResource) -> dg.AssetCheckResult:
+    from ml.leads.train import challenger_gap
+
+    mlflow_store.activate(LEAD_MODEL)
+    try:
+        comparison = challenger_gap(LEAD_MODEL)
+    except LookupError:
+        return dg.AssetCheckResult(passed=True, metadata={"note": f"no @{CHALLENGER} to judge"})
+    from mlflow import MlflowClient
+
+    client, version = MlflowClient(), str(comparison["challenger_version"])
+    verdict = client.get_model_version(LEAD_MODEL, version).tags.get(VERDICT_TAG)
+    if verdict is not None:  # nothing new was trained since (e.g. too few known outcomes this time)
+        return dg.AssetCheckResult(passed=True, metadata={"note": f"version {version} was already judged: {verdict}"})
+    gap = comparison["gap"]
+    passed = gap is None or gap > 0  # strictly better; the first model has nobody to beat
+    if passed and comparison["champion_version"] != comparison["challenger_version"]:
+        champion = promote_challenger(LEAD_MODEL)
+        context.log.info(f"{LEAD_MODEL} version {champion.version if champion else '?'} is now @champion")
+    client.set_model_version_tag(LEAD_MODEL, version, VERDICT_TAG, "promoted" if passed else "rejected")
+    metadata = {k: v for k, v in comparison.items() if v is not None}
+    return dg.AssetCheckResult(passed=passed, metadata={**metadata, "promoted": passed},
+                               severity=dg.AssetCheckSeverity.ERROR)

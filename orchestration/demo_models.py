@@ -1,0 +1,76 @@
+"""The models' part of `make demo`: a past of leads and their outcomes is written once (so the conversion model has
+something to learn from), and after the Dagster run the champion's held-out metrics and the reasons behind a few
+of today's hottest open leads are gathered for the summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import psycopg
+
+from crm.db.urls import plain_url, with_database
+
+HISTORY_LEADS = 3000
+HISTORY_SEED = 7
+
+
+def load_history(database_url: str, leads: int = HISTORY_LEADS) -> int:
+    """The synthetic lead history, once per database (0 when it is already there)."""
+    from crm.settings import get_settings
+    from ml.nlu.engine import load_or_train
+    from serving.demo.lead_history import history_loaded, load_lead_history
+
+    with psycopg.connect(plain_url(database_url)) as conn:
+        if history_loaded(conn, HISTORY_SEED):
+            return 0
+        analyzer = load_or_train(get_settings().nlu_model_dir)
+        return load_lead_history(conn, analyzer, leads, datetime.now(UTC), seed=HISTORY_SEED)
+
+
+@dataclass
+class HotLead:
+    contact_id: int
+    probability: float
+    rule_score: int
+    reasons: list[str]
+
+
+@dataclass
+class ModelSummary:
+    version: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    hot_leads: list[HotLead] = field(default_factory=list)
+
+
+def lead_model_summary(database_url: str, tracking_uri: str | None, top: int = 3) -> ModelSummary:
+    """The @champion's held-out metrics, and its top reasons for the `top` most likely buyers among open leads."""
+    import pandas as pd
+
+    from serving.services.lead_model import ChampionModel
+
+    mlflow_dsn = plain_url(tracking_uri or with_database(database_url, "mlflow"))
+    model = ChampionModel(mlflow_dsn)
+    model.refresh()
+    summary = ModelSummary(version=model.version)
+    if not model.loaded:
+        return summary
+    from mlflow import MlflowClient
+
+    from ml.registry import LEAD_MODEL, tracking_uri_for
+
+    client = MlflowClient(tracking_uri or tracking_uri_for(database_url))
+    run_id = client.get_model_version(LEAD_MODEL, str(model.version)).run_id
+    summary.metrics = dict(client.get_run(run_id).data.metrics)
+    with psycopg.connect(plain_url(database_url)) as conn:
+        cursor = conn.execute("SELECT * FROM marts.lead_features WHERE NOT label_complete "
+                              "ORDER BY as_of DESC LIMIT 500")
+        open_leads = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+    scored: list[HotLead] = []
+    for row in open_leads.to_dict("records"):
+        result = model.score(row)
+        if result is not None:
+            scored.append(HotLead(int(row["contact_id"]), result.probability, int(row["lead_score"]),
+                                  [c.explanation for c in result.top_factors]))
+    summary.hot_leads = sorted(scored, key=lambda lead: -lead.probability)[:top]
+    return summary
+

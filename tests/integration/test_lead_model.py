@@ -1,0 +1,183 @@
+"""The lead-conversion model end to end on a small synthetic history: the dbt features mart (and that no feature
+moves when later data arrives), training and registration in a temporary MLflow store, the blocking promotion
+check (a worse challenger stays out), and the API serving the champion with its reasons, swapping to a newly
+promoted version without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import psycopg
+import pytest
+
+from crm.db.urls import sqlalchemy_url, with_database
+from ml.leads.features import FEATURES
+from ml.nlu.engine import load_or_train
+from ml.registry import CHAMPION, LEAD_MODEL
+from orchestration.defs.ml.assets import challenger_beats_champion, lead_conversion_model
+from orchestration.defs.resources import MlflowResource, WarehouseResource
+from serving.demo.lead_history import load_lead_history
+from tests.conftest import truncate_all
+from tests.helpers import add_api_key, api_client, make_settings
+from tests.integration.test_dbt_build import dbt
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+LEADS = 900
+
+
+@dataclass
+class Store:
+    tracking_uri: str
+    artifact_root: Path
+
+    def resource(self, database_url: str) -> MlflowResource:
+        return MlflowResource(database_url=database_url, tracking_uri=self.tracking_uri,
+                              artifact_root=str(self.artifact_root))
+
+
+@pytest.fixture(scope="module")
+def history(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """LEADS synthetic leads read by the real NLU, and the features mart built over them."""
+    from crm.settings import get_settings
+
+    truncate_all(database_url)
+    with psycopg.connect(database_url) as conn:
+        assert load_lead_history(conn, load_or_train(get_settings().nlu_model_dir), LEADS, NOW, seed=3) == LEADS
+    work = tmp_path_factory.mktemp("dbt-leads")
+    built = dbt(database_url, work, "build", "--select", "+lead_features", "--indirect-selection", "cautious")
+    assert built.returncode == 0, built.stdout[-4000:]
+    yield work
+    truncate_all(database_url)
+
+
+@pytest.fixture(scope="module")
+def store(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A fresh MLflow tracking database on the test server, and a temporary artifact folder."""
+    name = f"{make_url_database(database_url)}_mlflow"
+    with psycopg.connect(with_database(database_url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return Store(sqlalchemy_url(with_database(database_url, name)), tmp_path_factory.mktemp("mlflow-artifacts"))
+
+
+def make_url_database(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database or "crm_test"
+
+
+def features(url: str) -> pd.DataFrame:
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute("SELECT * FROM marts.lead_features ORDER BY contact_id")
+        return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+
+
+def train(url: str, store: Store, **config: object) -> dg.ExecuteInProcessResult:
+    return dg.materialize([lead_conversion_model, challenger_beats_champion], raise_on_error=False,
+                          resources={"warehouse": WarehouseResource(dsn=url), "mlflow_store": store.resource(url)},
+                          run_config={"ops": {"ml__lead_conversion_model": {"config": config}}})
+
+
+def check_of(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_no_feature_uses_data_after_the_decision_time(database_url: str, history: Path) -> None:
+    before = features(database_url)
+    assert len(before) == LEADS and before["label_complete"].any() and not before["label_complete"].all()
+    assert 0.1 < before.loc[before["label_complete"], "converted_90d"].mean() < 0.5, "a realistic conversion rate"
+    lead = before[~before["converted_90d"] & before["label_complete"]].iloc[0]
+    as_of = lead["as_of"]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # Everything that happens after each lead's decision time: more messages, a much hotter later score,
+        # a new conversation, and for one lead an order 10 days later.
+        conn.execute("""
+            INSERT INTO crm.messages (channel, dedup_key, direction, message_type, text, counterpart_external_id,
+                                      sent_at, contact_id, conversation_id)
+            SELECT f.channel, 'later-' || f.contact_id, 'inbound', 'text', 'quiero comprar ya, tengo $2000', 'x',
+                   f.as_of + interval '1 minute', f.contact_id, NULL
+            FROM marts.lead_features f""")
+        conn.execute("""
+            INSERT INTO crm.lead_classifications (contact_id, source, model, score, category, created_at)
+            SELECT contact_id, 'api', 'later', 99, 'hot', as_of + interval '2 minutes' FROM marts.lead_features""")
+        conn.execute("INSERT INTO crm.orders (order_number, contact_id, status, total, subtotal, placed_at) "
+                     "VALUES ('LATER-1', %s, 'paid', 500, 500, %s)", (int(lead["contact_id"]), as_of + timedelta(days=10)))
+        conn.execute("INSERT INTO crm.orders (order_number, contact_id, status, total, subtotal, placed_at) "
+                     "SELECT 'LATER-ALL-' || contact_id, contact_id, 'paid', 90, 90, as_of + interval '200 days' "
+                     "FROM marts.lead_features")
+    rebuilt = dbt(database_url, history, "run", "--select", "lead_features")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    after = features(database_url)
+    pd.testing.assert_frame_equal(before[["contact_id", "as_of", *FEATURES]], after[["contact_id", "as_of", *FEATURES]])
+    changed = after.set_index("contact_id").loc[int(lead["contact_id"])]
+    assert bool(changed["converted_90d"]) and float(changed["revenue_90d"]) == 500.0, "the label does see the future"
+    with psycopg.connect(database_url, autocommit=True) as conn:  # put the history back as it was
+        conn.execute("DELETE FROM crm.messages WHERE dedup_key LIKE 'later-%'")
+        conn.execute("DELETE FROM crm.lead_classifications WHERE model = 'later'")
+        conn.execute("DELETE FROM crm.orders WHERE order_number LIKE 'LATER-%'")
+    assert dbt(database_url, history, "run", "--select", "lead_features").returncode == 0
+
+
+async def test_train_promote_serve_and_explain(database_url: str, history: Path, store: Store) -> None:
+    first = train(database_url, store)
+    assert first.success
+    (materialization,) = [e.event_specific_data.materialization for e in first.get_asset_materialization_events()]
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    assert metadata["trained"] is True and metadata["version"] == 1
+    assert 0.55 < metadata["roc_auc"] <= 1 and 0 < metadata["brier"] < 0.25 and metadata["pr_auc"] > 0
+    assert len(metadata["calibration"]) == 10
+    assert check_of(first).passed, "the first model is promoted: nobody to beat"
+
+    worse = train(database_url, store, num_boost_round=2, num_leaves=2, min_data_in_leaf=400, force=True)
+    verdict = check_of(worse)
+    assert not verdict.passed and not worse.success, "a worse challenger blocks the run"
+    assert verdict.metadata["champion_version"].value == 1 and verdict.metadata["gap"].value < 0
+
+    unchanged = train(database_url, store)  # the daily run with no new outcomes: nothing to train or judge
+    (skipped,) = [e.event_specific_data.materialization for e in unchanged.get_asset_materialization_events()]
+    assert unchanged.success and skipped.metadata["trained"].value is False
+    assert "no new labelled leads" in skipped.metadata["reason"].value
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store.tracking_uri)
+    assert str(client.get_model_version_by_alias(LEAD_MODEL, CHAMPION).version) == "1"
+    run = client.get_run(client.get_model_version(LEAD_MODEL, "1").run_id)
+    assert {"roc_auc", "pr_auc", "brier"} <= set(run.data.metrics) and run.data.tags.get("git_commit")
+    assert {"calibration.json", "feature_importance.json", "held_out.parquet"} <= {
+        a.path for a in client.list_artifacts(run.info.run_id)}
+
+    key = await add_api_key_for(database_url)
+    settings = make_settings(database_url, mlflow_tracking_uri=store.tracking_uri, lead_model_refresh_s=0.2)
+    body = {"message": "Quiero comprar 3 iPhone 15 hoy, tengo $2700, ¿hacen envío a David?",
+            "sender_metadata": {"phone": "+50760001111", "channel": "whatsapp"}}
+    async with api_client(settings) as api:
+        answer = (await api.post("/api/v1/leads/classify", json=body, headers=key)).json()
+        assert answer["model_version"] == 1 and 0 < answer["conversion_probability"] < 1
+        assert answer["combined_score"] == round(0.5 * answer["score"] + 50 * answer["conversion_probability"])
+        assert len(answer["top_factors"]) == 3
+        for factor in answer["top_factors"]:
+            assert factor["feature"] in FEATURES and factor["explanation"].endswith("likely to buy")
+            assert ("more likely" in factor["explanation"]) == (factor["contribution"] > 0)
+
+        # A person promotes version 2 in MLflow: the running API serves it without a restart.
+        client.set_registered_model_alias(LEAD_MODEL, CHAMPION, "2")
+        for _ in range(50):
+            again = (await api.post("/api/v1/leads/classify", json=body, headers=key)).json()
+            if again["model_version"] == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert again["model_version"] == 2 and again["conversion_probability"] != answer["conversion_probability"]
+
+
+async def add_api_key_for(database_url: str) -> dict[str, str]:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        return await add_api_key(conn, "read")
