@@ -22,6 +22,13 @@ def tracking_uri_for(database_url: str) -> str:
     return sqlalchemy_url(with_database(database_url, "mlflow"))
 
 
+def registry_dsn(tracking_uri: str | None, database_url: str) -> str:
+    """libpq form of the registry database, for reading aliases with psycopg (champion_location)."""
+    from crm.db.urls import plain_url, with_database
+
+    return plain_url(tracking_uri or with_database(database_url, "mlflow"))
+
+
 def configure(tracking_uri: str, artifact_root: Path, experiment: str) -> str:
     """Points MLflow at the store and makes sure the experiment exists with its artifacts under `artifact_root`;
     returns the experiment id."""

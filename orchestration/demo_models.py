@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import psycopg
 
-from crm.db.urls import plain_url, with_database
+from crm.db.urls import plain_url
 
 HISTORY_LEADS = 3000
 HISTORY_SEED = 7
@@ -48,8 +48,9 @@ def lead_model_summary(database_url: str, tracking_uri: str | None, top: int = 3
 
     from serving.services.lead_model import ChampionModel
 
-    mlflow_dsn = plain_url(tracking_uri or with_database(database_url, "mlflow"))
-    model = ChampionModel(mlflow_dsn)
+    from ml.registry import registry_dsn
+
+    model = ChampionModel(registry_dsn(tracking_uri, database_url))
     model.refresh()
     summary = ModelSummary(version=model.version)
     if not model.loaded:

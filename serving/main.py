@@ -11,13 +11,14 @@ from fastapi import FastAPI
 
 from crm.db.engine import create_engine, create_psycopg_pool, session_factory
 from crm.db.runtime import resolve_database_url
-from crm.db.urls import plain_url, with_database
+from ml.registry import registry_dsn
 from crm.logging import configure_logging
 from crm.settings import Settings, get_settings
 from serving.deps import ApiKeyCache
-from serving.routes import agents, catalog, commerce, conversations, events, health, nlu, webhooks
+from serving.routes import agents, catalog, commerce, conversations, events, feedback, health, nlu, webhooks
 from serving.services.ingest.writer import IngestWriter
 from serving.services.lead_model import ChampionModel, keep_fresh
+from serving.services.nlu_champion import NluChampion
 from serving.services.understanding import Understanding
 
 API_PREFIX = "/api/v1"
@@ -34,11 +35,6 @@ def check_configuration(settings: Settings) -> None:
             raise UnsafeConfiguration("META_APP_SECRET must be set when APP_ENV=production")
         log.warning("webhook.signature_check_disabled",
                     detail="META_APP_SECRET is not set: webhook signatures are NOT verified (development only)")
-
-
-def _mlflow_dsn(settings: Settings, database_url: str) -> str:
-    """libpq form of the MLflow registry database (the API reads the champion alias from it with psycopg)."""
-    return plain_url(settings.mlflow_tracking_uri or with_database(database_url, "mlflow"))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,14 +61,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Loads the trained local models (training them from the shipped corpus on a fresh install).
         app.state.understanding = await asyncio.to_thread(Understanding.from_settings, settings,
                                                           lambda: app.state.sessions)
-        app.state.lead_model = ChampionModel(_mlflow_dsn(settings, database_url))
-        await asyncio.to_thread(app.state.lead_model.refresh)
-        refresher = asyncio.create_task(keep_fresh(app.state.lead_model, settings.lead_model_refresh_s))
-        log.info("api.started", env=settings.app_env, lead_model_version=app.state.lead_model.version)
+        # Promoted models (MLflow @champion) are loaded now and swapped in when a newer one is promoted.
+        registry = registry_dsn(settings.mlflow_tracking_uri, database_url)
+        app.state.lead_model = ChampionModel(registry)
+        app.state.nlu_champion = NluChampion(registry, app.state.understanding.local)
+        refreshers = []
+        for model in (app.state.lead_model, app.state.nlu_champion):
+            await asyncio.to_thread(model.refresh)
+            refreshers.append(asyncio.create_task(keep_fresh(model, settings.lead_model_refresh_s)))
+        log.info("api.started", env=settings.app_env, lead_model_version=app.state.lead_model.version,
+                 nlu_version=app.state.nlu_champion.version)
         try:
             yield
         finally:
-            refresher.cancel()
+            for refresher in refreshers:
+                refresher.cancel()
             await writer.stop()
             await pool.close()
             await engine.dispose()
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhooks.router, prefix=API_PREFIX)
     app.include_router(events.router, prefix=API_PREFIX)
+    app.include_router(feedback.router, prefix=API_PREFIX)
     app.include_router(nlu.router, prefix=API_PREFIX)
     app.include_router(catalog.router, prefix=API_PREFIX)
     app.include_router(conversations.router, prefix=API_PREFIX)

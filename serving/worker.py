@@ -25,6 +25,8 @@ from serving.services import closure, outbox, pipeline
 from serving.services.channels.graph import GraphClient
 from serving.services.channels.throttle import SendThrottle
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
+from serving.services.lead_model import keep_fresh
+from serving.services.nlu_champion import NluChampion
 from serving.services.understanding import Understanding
 
 MAINTENANCE_QUEUE = "maintenance"
@@ -194,11 +196,16 @@ async def worker_resources(database_url: str) -> AsyncIterator[procrastinate.App
                              settings.outbound_recipient_burst, share=max(1, settings.worker_processes))
     if _understanding is None:
         _understanding = await asyncio.to_thread(Understanding.from_settings, _settings, lambda: _sessions)
+    # Each worker process follows the promoted NLU models (MLflow @champion) itself.
+    nlu = NluChampion(registry_dsn(settings.mlflow_tracking_uri, database_url), _understanding.local)
+    await asyncio.to_thread(nlu.refresh)
+    refresher = asyncio.create_task(keep_fresh(nlu, settings.lead_model_refresh_s))
     try:
         with app.replace_connector(build_connector(database_url)) as worker_app:
             async with worker_app.open_async():
                 yield worker_app
     finally:
+        refresher.cancel()
         _sessions = None
         await _graph.aclose()
         _graph = None

@@ -54,14 +54,17 @@ async def post_signed(client: httpx.AsyncClient, body: bytes | dict, secret: str
     return await client.post(WEBHOOK, content=raw, headers=signed_headers(raw, secret))
 
 
-async def add_api_key(conn: psycopg.AsyncConnection, scope: str = "read", revoked: bool = False) -> dict[str, str]:
-    """A key stored as `crm apikey create` stores it; returns the Authorization header that uses it."""
+async def add_api_key(conn: psycopg.AsyncConnection, scope: str = "read", revoked: bool = False,
+                      agent_id: int | None = None) -> dict[str, str]:
+    """A key stored as `crm apikey create` stores it (bound to an agent if given); returns the Authorization header
+    that uses it."""
     from crm.security.api_keys import generate_key, hash_key
 
     key = generate_key()
     await conn.execute(
-        "INSERT INTO crm.api_keys (name, scope, prefix, key_hash, revoked_at) VALUES (%s, %s, 'p', %s, %s)",
-        (f"{scope}-key", scope, hash_key(key), "2026-01-01" if revoked else None),
+        "INSERT INTO crm.api_keys (name, scope, prefix, key_hash, revoked_at, agent_id) "
+        "VALUES (%s, %s, 'p', %s, %s, %s)",
+        (f"{scope}-key", scope, hash_key(key), "2026-01-01" if revoked else None, agent_id),
     )
     return {"Authorization": f"Bearer {key}"}
 

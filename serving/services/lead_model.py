@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import structlog
@@ -88,7 +88,11 @@ class ChampionModel:
             for name, value in ranked])
 
 
-async def keep_fresh(model: ChampionModel, every_s: float) -> None:
+class Refreshable(Protocol):
+    def refresh(self) -> bool: ...
+
+
+async def keep_fresh(model: Refreshable, every_s: float) -> None:
     """Background task: picks up a newly promoted champion."""
     while True:
         try:

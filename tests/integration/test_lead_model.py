@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,30 +15,20 @@ import pandas as pd
 import psycopg
 import pytest
 
-from crm.db.urls import sqlalchemy_url, with_database
 from ml.leads.features import FEATURES
 from ml.nlu.engine import load_or_train
 from ml.registry import CHAMPION, LEAD_MODEL
 from orchestration.defs.ml.assets import challenger_beats_champion, lead_conversion_model
-from orchestration.defs.resources import MlflowResource, WarehouseResource
+from orchestration.defs.resources import WarehouseResource
 from serving.demo.lead_history import load_lead_history
 from tests.conftest import truncate_all
 from tests.helpers import add_api_key, api_client, make_settings
+from tests.integration.conftest import Store
 from tests.integration.test_dbt_build import dbt
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 LEADS = 900
-
-
-@dataclass
-class Store:
-    tracking_uri: str
-    artifact_root: Path
-
-    def resource(self, database_url: str) -> MlflowResource:
-        return MlflowResource(database_url=database_url, tracking_uri=self.tracking_uri,
-                              artifact_root=str(self.artifact_root))
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +44,6 @@ def history(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     assert built.returncode == 0, built.stdout[-4000:]
     yield work
     truncate_all(database_url)
-
-
-@pytest.fixture(scope="module")
-def store(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """A fresh MLflow tracking database on the test server, and a temporary artifact folder."""
-    name = f"{make_url_database(database_url)}_mlflow"
-    with psycopg.connect(with_database(database_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return Store(sqlalchemy_url(with_database(database_url, name)), tmp_path_factory.mktemp("mlflow-artifacts"))
-
-
-def make_url_database(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).database or "crm_test"
 
 
 def features(url: str) -> pd.DataFrame:

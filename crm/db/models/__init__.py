@@ -11,7 +11,14 @@ from crm.db.models.conversations import Conversation
 from crm.db.models.outbound import OutboundMessage
 from crm.db.models.support import Agent, Ticket
 from crm.db.models.templates import WhatsappTemplate
-from crm.db.models.nlu import IntentDetection, LeadClassification, LlmCall, RoutingRecord, SentimentAnalysis
+from crm.db.models.nlu import (
+    IntentDetection,
+    LabelFeedback,
+    LeadClassification,
+    LlmCall,
+    RoutingRecord,
+    SentimentAnalysis,
+)
 from crm.db.models.ingest import (
     LeadAdSubmission,
     Message,
@@ -39,6 +46,7 @@ __all__ = [
     "IntentDetection",
     "Invoice",
     "LeadClassification",
+    "LabelFeedback",
     "LlmCall",
     "RoutingRecord",
     "SentimentAnalysis",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, Numeric, SmallInteger, Text, func
+from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, Numeric, SmallInteger, Text, func
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -91,3 +91,21 @@ class LlmCall(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_llm_calls_created_at", "created_at"),)
+
+
+class LabelFeedback(IdMixin, Base):
+    """An intent and / or sentiment label a person corrected, for the next NLU retraining."""
+
+    __tablename__ = "label_feedback"
+
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str | None] = mapped_column(Text)
+    sentiment: Mapped[str | None] = mapped_column(Text)
+    labelled_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("intent IS NOT NULL OR sentiment IS NOT NULL", name="label_feedback_has_a_label"),
+        Index("ix_label_feedback_created_at", "created_at"),
+    )

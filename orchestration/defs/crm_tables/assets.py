@@ -21,6 +21,7 @@ CRM_TABLES = {
     "lead_classifications": "lead scores over time",
     "llm_calls": "every LLM provider call, with tokens and cost",
     "outbound_messages": "the outbox: every message we sent or tried to send",
+    "label_feedback": "intent and sentiment labels people corrected, for NLU retraining",
 }
 
 crm_table_specs = [

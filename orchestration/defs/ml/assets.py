@@ -5,12 +5,10 @@ config class from the annotations.)"""
 
 import dagster as dg
 
-from ml.registry import CHALLENGER, LEAD_MODEL, promote_challenger
+from ml.registry import CHALLENGER, LEAD_MODEL
+from orchestration.defs.ml.promotion import judge
 from orchestration.defs.resources import MlflowResource, WarehouseResource
 from orchestration.defs.warehouse_io import read_frame
-
-
-VERDICT_TAG = "promotion_check"  # set on a version once the check judged it
 
 
 class TrainConfig(dg.Config):
@@ -66,18 +64,4 @@ def challenger_beats_champion(context: dg.AssetCheckExecutionContext,
         comparison = challenger_gap(LEAD_MODEL)
     except LookupError:
         return dg.AssetCheckResult(passed=True, metadata={"note": f"no @{CHALLENGER} to judge"})
-    from mlflow import MlflowClient
-
-    client, version = MlflowClient(), str(comparison["challenger_version"])
-    verdict = client.get_model_version(LEAD_MODEL, version).tags.get(VERDICT_TAG)
-    if verdict is not None:  # nothing new was trained since (e.g. too few known outcomes this time)
-        return dg.AssetCheckResult(passed=True, metadata={"note": f"version {version} was already judged: {verdict}"})
-    gap = comparison["gap"]
-    passed = gap is None or gap > 0  # strictly better; the first model has nobody to beat
-    if passed and comparison["champion_version"] != comparison["challenger_version"]:
-        champion = promote_challenger(LEAD_MODEL)
-        context.log.info(f"{LEAD_MODEL} version {champion.version if champion else '?'} is now @champion")
-    client.set_model_version_tag(LEAD_MODEL, version, VERDICT_TAG, "promoted" if passed else "rejected")
-    metadata = {k: v for k, v in comparison.items() if v is not None}
-    return dg.AssetCheckResult(passed=passed, metadata={**metadata, "promoted": passed},
-                               severity=dg.AssetCheckSeverity.ERROR)
+    return judge(LEAD_MODEL, comparison, context.log)
