@@ -19,6 +19,7 @@ from ml.leads.features import FEATURES
 from ml.nlu.engine import load_or_train
 from ml.registry import CHAMPION, LEAD_MODEL
 from orchestration.defs.ml.assets import challenger_beats_champion, lead_conversion_model
+from orchestration.defs.ml.monitoring_assets import lead_model_inputs_are_stable, model_monitoring
 from orchestration.defs.resources import WarehouseResource
 from serving.demo.lead_history import load_lead_history
 from tests.conftest import truncate_all
@@ -127,6 +128,14 @@ async def test_train_promote_serve_and_explain(database_url: str, history: Path,
     assert {"roc_auc", "pr_auc", "brier"} <= set(run.data.metrics) and run.data.tags.get("git_commit")
     assert {"calibration.json", "feature_importance.json", "held_out.parquet"} <= {
         a.path for a in client.list_artifacts(run.info.run_id)}
+
+    monitored = dg.materialize([model_monitoring, lead_model_inputs_are_stable],
+                               resources={"warehouse": WarehouseResource(dsn=database_url),
+                                          "mlflow_store": store.resource(database_url)})
+    assert monitored.success
+    with psycopg.connect(database_url) as conn:
+        drift = dict(conn.execute("SELECT feature, psi FROM warehouse.model_monitoring WHERE version = 1").fetchall())
+    assert set(drift) == {*FEATURES, "prediction"} and all(value >= 0 for value in drift.values())
 
     key = await add_api_key_for(database_url)
     settings = make_settings(database_url, mlflow_tracking_uri=store.tracking_uri, lead_model_refresh_s=0.2)

@@ -28,14 +28,14 @@ def test_the_code_location_snapshot() -> None:
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     warehouse = sorted(k for k in keys if k.startswith("warehouse/"))
     assert warehouse == ["warehouse/contact_clusters", "warehouse/contacts_clean", "warehouse/contacts_enriched",
-                         "warehouse/contacts_golden"]
+                         "warehouse/contacts_golden", "warehouse/model_monitoring"]
     assert {"marts/fct_conversations", "marts/mart_autonomous_resolution", "marts/mart_response_times",
             "marts/dim_contacts", "staging/stg_crm__contacts"} <= keys
-    assert sorted(k for k in keys if k.startswith("ml/")) == ["ml/lead_conversion_model"]
+    assert sorted(k for k in keys if k.startswith("ml/")) == ["ml/lead_conversion_model", "ml/nlu_text_models"]
     assert "marts/lead_features" in keys
     checks = sorted(key.name for check in defs.asset_checks or [] for key in check.check_keys)
     assert checks == ["challenger_beats_champion", "contact_ids_are_unique", "contacts_have_valid_phones",
-                      "emails_are_well_formed"]
+                      "emails_are_well_formed", "lead_model_inputs_are_stable", "nlu_challenger_beats_champion"]
 
 
 def test_dbt_sources_are_the_serving_tables_and_the_clusters_asset() -> None:
