@@ -75,3 +75,18 @@ def lead_model_summary(database_url: str, tracking_uri: str | None, top: int = 3
     summary.hot_leads = sorted(scored, key=lambda lead: -lead.probability)[:top]
     return summary
 
+
+
+def sales_summary(database_url: str) -> dict[str, float] | None:
+    """Totals of the sales forecast marts (None before they exist)."""
+    with psycopg.connect(plain_url(database_url)) as conn:
+        if not conn.execute("SELECT to_regclass('marts.revenue_forecast_weekly') IS NOT NULL").fetchone()[0]:
+            return None
+        weeks, repeat, opportunities = conn.execute(
+            "SELECT count(*), sum(repeat_revenue), sum(opportunity_revenue) FROM marts.revenue_forecast_weekly"
+        ).fetchone()
+        customers, likely = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE p_purchase >= 0.5) FROM marts.sales_predictions "
+            "WHERE kind = 'customer'").fetchone()
+    return {"weeks": weeks, "repeat": float(repeat or 0), "opportunities": float(opportunities or 0),
+            "customers": customers, "likely_buyers": likely}

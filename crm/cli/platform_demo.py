@@ -58,7 +58,7 @@ def run_platform(seed: int) -> None:
 
 def _print_models(database_url: str) -> None:
     from crm.settings import get_settings
-    from orchestration.demo_models import lead_model_summary
+    from orchestration.demo_models import lead_model_summary, sales_summary
 
     models = lead_model_summary(database_url, get_settings().mlflow_tracking_uri)
     if models.version is None:
@@ -71,6 +71,12 @@ def _print_models(database_url: str) -> None:
                                     "bought within 90 days)")
     table.add_row("ROC AUC / PR AUC", f"{m.get('roc_auc', 0):.3f} / {m.get('pr_auc', 0):.3f}")
     table.add_row("Brier score", f"{m.get('brier', 0):.3f}")
+    if sales := sales_summary(database_url):
+        table.add_row("sales forecast", f"${sales['repeat'] + sales['opportunities']:,.0f} over the next "
+                                        f"{sales['weeks']} weeks (repeat purchases ${sales['repeat']:,.0f}, open "
+                                        f"opportunities ${sales['opportunities']:,.0f}); "
+                                        f"{sales['likely_buyers']} of {sales['customers']} customers likely to buy "
+                                        "again (marts.revenue_forecast_weekly, marts.sales_predictions)")
     for lead in models.hot_leads:
         table.add_row(f"hot lead {lead.contact_id}", f"{lead.probability:.0%} likely to buy (rule score "
                                                      f"{lead.rule_score}): " + "; ".join(lead.reasons))

@@ -28,15 +28,20 @@ class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str | None = None
     artifact_root: str | None = None
 
+    def uri(self) -> str:
+        from crm.settings import get_settings
+        from ml.registry import tracking_uri_for
+
+        return self.tracking_uri or get_settings().mlflow_tracking_uri or tracking_uri_for(self.database_url)
+
     def activate(self, experiment: str) -> str:
         """Points MLflow at this store and experiment; returns the tracking URI."""
         from crm.settings import get_settings
-        from ml.registry import configure, tracking_uri_for
+        from ml.registry import configure
 
-        settings = get_settings()
-        uri = self.tracking_uri or settings.mlflow_tracking_uri or tracking_uri_for(self.database_url)
-        configure(uri, Path(self.artifact_root) if self.artifact_root else settings.mlflow_artifact_root, experiment)
-        return uri
+        root = Path(self.artifact_root) if self.artifact_root else get_settings().mlflow_artifact_root
+        configure(self.uri(), root, experiment)
+        return self.uri()
 
 
 @dg.definitions

@@ -20,6 +20,7 @@ from ml.nlu.engine import load_or_train
 from ml.registry import CHAMPION, LEAD_MODEL
 from orchestration.defs.ml.assets import challenger_beats_champion, lead_conversion_model
 from orchestration.defs.ml.monitoring_assets import lead_model_inputs_are_stable, model_monitoring
+from orchestration.defs.ml.sales_assets import revenue_forecast_weekly, sales_predictions
 from orchestration.defs.resources import WarehouseResource
 from serving.demo.lead_history import load_lead_history
 from tests.conftest import truncate_all
@@ -136,6 +137,31 @@ async def test_train_promote_serve_and_explain(database_url: str, history: Path,
     with psycopg.connect(database_url) as conn:
         drift = dict(conn.execute("SELECT feature, psi FROM warehouse.model_monitoring WHERE version = 1").fetchall())
     assert set(drift) == {*FEATURES, "prediction"} and all(value >= 0 for value in drift.values())
+
+    with psycopg.connect(database_url, autocommit=True) as conn:  # two open opportunities, one with a set chance
+        conn.execute("INSERT INTO crm.opportunities (contact_id, value, stage, probability, expected_close_date) "
+                     "SELECT min(contact_id), 1000, 'proposal', 0.5, now()::date + 20 FROM marts.lead_features")
+        conn.execute("INSERT INTO crm.opportunities (contact_id, value, stage) "
+                     "SELECT max(contact_id), 200, 'new' FROM marts.lead_features")
+    sales = dg.materialize([sales_predictions, revenue_forecast_weekly],
+                           resources={"warehouse": WarehouseResource(dsn=database_url),
+                                      "mlflow_store": store.resource(database_url)})
+    assert sales.success
+    with psycopg.connect(database_url) as conn:
+        buyers = conn.execute("SELECT count(DISTINCT contact_id) FROM crm.orders WHERE status = 'delivered' "
+                              "AND placed_at <= now()").fetchone()[0]
+        customers = conn.execute("SELECT count(*), min(p_purchase), max(p_purchase), sum(expected_revenue) "
+                                 "FROM marts.sales_predictions WHERE kind = 'customer'").fetchone()
+        opportunities = conn.execute("SELECT value, close_probability, probability_source, expected_value FROM "
+                                     "marts.sales_predictions WHERE kind = 'opportunity' ORDER BY value DESC")\
+            .fetchall()
+        weeks = conn.execute("SELECT count(*), sum(repeat_revenue), sum(opportunity_revenue) "
+                             "FROM marts.revenue_forecast_weekly").fetchone()
+    assert customers[0] == buyers and 0 <= customers[1] <= customers[2] <= 1 and customers[3] > 0
+    assert opportunities[0] == (1000.0, 0.5, "set_by_person", 500.0)
+    assert opportunities[1][2] == "lead_model" and 0 < opportunities[1][1] < 1, "the served model's probability"
+    assert weeks[0] in (13, 14) and abs(weeks[1] - customers[3]) < 1
+    assert abs(weeks[2] - (500 + opportunities[1][3])) < 0.01
 
     key = await add_api_key_for(database_url)
     settings = make_settings(database_url, mlflow_tracking_uri=store.tracking_uri, lead_model_refresh_s=0.2)
