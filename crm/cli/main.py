@@ -13,6 +13,7 @@ from crm.cli import (
     db,
     dedup,
     events,
+    forecast,
     mlflow_ui,
     nlu,
     services,
@@ -40,6 +41,7 @@ app.command()(services.worker)
 app.command()(services.stop)
 app.command()(services.sandbox)
 app.command(name="dedup")(dedup.dedup)
+app.command(name="forecast")(forecast.forecast)
 app.command()(ui.ui)
 app.command(name="mlflow")(mlflow_ui.mlflow_ui)
 

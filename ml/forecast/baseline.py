@@ -14,11 +14,14 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 _LOG_BOUNDS = (-9.0, 9.0)  # keeps degenerate inputs (no repeat buyers at all) finite
+# A weak Gaussian prior on the log-parameters, worth about this many customers: negligible on real logs
+# (thousands of customers), but it keeps a shop with ten customers from a degenerate fit (no dropout at all).
+PRIOR_CUSTOMERS = 2.0
 
 
 @dataclass(frozen=True)
 class BgNbd:
-    """Fitted BG/NBD: purchase rate λ ~ Gamma(r, α); after each purchase the customer drops out with p ~ Beta(a, b)."""
+    """Fitted BG/NBD: purchase rate λ ~ Gamma(r, α); after each purchase, dropout with p ~ Beta(a, b)."""
 
     r: float
     alpha: float
@@ -32,8 +35,11 @@ class BgNbd:
         x, t, big_t, w = (triples[c].to_numpy(dtype=float) for c in ("x", "t", "T", "count"))
         scale = max(float(np.average(big_t, weights=w)), 1.0)
 
+        prior = np.array([np.log(0.5), np.log(scale / 4), 0.0, np.log(2.0)])  # r, alpha, a, b
+
         def nll(theta: np.ndarray) -> float:
-            return -float(np.dot(w, _bgnbd_loglik(np.exp(theta), x, t, big_t))) / w.sum()
+            penalty = PRIOR_CUSTOMERS * float(np.sum((theta - prior) ** 2)) / 2
+            return (penalty - float(np.dot(w, _bgnbd_loglik(np.exp(theta), x, t, big_t)))) / w.sum()
 
         best = None
         for start in ([0.0, np.log(scale), 0.0, 0.0], [np.log(0.3), np.log(scale / 4), np.log(0.8), np.log(2.5)]):
@@ -97,13 +103,15 @@ class GammaGamma:
             mean = float(m.mean()) if len(m) else 1.0
             return cls(p=1.0, q=2.0, v=mean)
 
+        start = np.array([0.0, 0.0, np.log(float(np.mean(m)))])  # also the prior's centre: p = 1, q = 2
+
         def nll(theta: np.ndarray) -> float:
             p, q, v = np.exp(theta[0]), 1.0 + np.exp(theta[1]), np.exp(theta[2])  # q > 1: a finite mean spend
             ll = (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v) + (p * x - 1) * np.log(m)
                   + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
-            return -float(ll.mean())
+            penalty = PRIOR_CUSTOMERS * float(np.sum((theta - start) ** 2)) / 2
+            return (penalty - float(ll.sum())) / len(x)
 
-        start = np.array([0.0, 0.0, np.log(float(np.mean(m)))])
         res = minimize(nll, start, method="L-BFGS-B", bounds=[_LOG_BOUNDS, _LOG_BOUNDS, (-9.0, 20.0)])
         return cls(p=float(np.exp(res.x[0])), q=float(1.0 + np.exp(res.x[1])), v=float(np.exp(res.x[2])))
 

@@ -28,7 +28,9 @@ def customer_features(daily: pd.DataFrame, cutoff: pd.Timestamp, horizon: float
     buys = known[known["is_purchase"]]
     codes = summary.index.get_indexer(buys["customer_id"])
     age = (cutoff - buys["date"]).dt.days.to_numpy()
-    amount = buys["amount"].to_numpy(dtype=float)
+    order = np.lexsort((-age, codes))  # by customer, then oldest purchase first
+    codes, age, amount = codes[order], age[order], buys["amount"].to_numpy(dtype=float)[order]
+    last = np.r_[codes[1:] != codes[:-1], True] if len(codes) else np.zeros(0, dtype=bool)
 
     out: dict[str, np.ndarray] = {}
     f, recency, big_t = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
@@ -52,20 +54,20 @@ def customer_features(daily: pd.DataFrame, cutoff: pd.Timestamp, horizon: float
     out["first_amount"] = summary["first_amount"].to_numpy(dtype=float)
     out["monetary_value"] = summary["monetary_value"].to_numpy(dtype=float)
     last_amount = np.zeros(n)
-    last_amount[codes] = amount  # rows are date-ordered within a customer: the last write wins
+    last_amount[codes[last]] = amount[last]
     out["last_amount"] = last_amount
 
-    # purchase rhythm: gaps between consecutive purchase days
-    same = np.r_[False, codes[1:] == codes[:-1]]
-    gaps = np.r_[0.0, -np.diff(age).astype(float)][same]
-    gap_codes = codes[same]
+    # purchase rhythm: gaps between consecutive purchase days of a customer
+    same = np.r_[False, codes[1:] == codes[:-1]][: len(codes)]
+    step = np.r_[0.0, -np.diff(age).astype(float)][: len(codes)]
+    gaps, gap_codes = step[same], codes[same]
     gap_n = np.bincount(gap_codes, minlength=n).astype(float)
     gap_sum = _group_sum(gap_codes, gaps, n)
     gap_sq = _group_sum(gap_codes, gaps * gaps, n)
     mean_gap = np.where(gap_n > 0, gap_sum / np.maximum(gap_n, 1.0), np.nan)
     var_gap = np.where(gap_n > 1, gap_sq / np.maximum(gap_n, 1.0) - np.nan_to_num(mean_gap) ** 2, np.nan)
     last_gap = np.full(n, np.nan)
-    last_gap[gap_codes] = gaps
+    last_gap[codes[last & same]] = step[last & same]
     out["gap_mean"] = mean_gap
     out["gap_cv"] = np.sqrt(np.maximum(var_gap, 0.0)) / np.where(mean_gap > 0, mean_gap, np.nan)
     out["gap_last"] = last_gap

@@ -15,7 +15,12 @@ import pandas as pd
 
 
 class ForecastInputError(ValueError):
-    """The transaction log or the periods cannot be used; the message says what to fix."""
+    """The transaction log or the periods cannot be used; the message says what to fix, ``field`` which input
+    (``customer``, ``date``, ``amount``, ``columns`` or ``periods``) is at fault."""
+
+    def __init__(self, message: str, field: str = "periods") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,16 @@ class Periods:
 
 
 def _example(values: pd.Series, mask: np.ndarray) -> str:
-    first = int(np.flatnonzero(mask)[0])
-    return f"{int(mask.sum()):,} rows, e.g. line {first + 2}: {values.iloc[first]!r}"  # +2: header, 1-based
+    first, count = int(np.flatnonzero(mask)[0]), int(mask.sum())
+    return f"{count:,} row{'s' if count > 1 else ''}, e.g. line {first + 2}: {values.iloc[first]!r}"  # header, 1-based
 
 
 def parse_days(values: pd.Series, date_format: str | None = None) -> pd.Series:
     """Dates (with or without a time part or an offset) truncated to their calendar day as written; NaT where a
     value cannot be read. Parses each distinct string once, which is what keeps large logs fast."""
+    if pd.api.types.is_datetime64_any_dtype(values):  # already dates (a database column): keep the wall-clock day
+        stamps = values.dt.tz_localize(None) if values.dt.tz is not None else values
+        return stamps.dt.normalize().astype("datetime64[ns]")
     text = values.astype("string").str.strip()
     uniques = pd.Series(text.dropna().unique(), dtype=object)
     with warnings.catch_warnings():
@@ -70,16 +78,16 @@ def prepare_transactions(df: pd.DataFrame, customer: str, date: str, amount: str
     missing = [c for c in (customer, date, amount) if c not in df.columns]
     if missing:
         raise ForecastInputError(f"column(s) {', '.join(map(repr, missing))} not in the input "
-                                 f"(columns: {', '.join(map(str, df.columns))})")
+                                 f"(columns: {', '.join(map(str, df.columns))})", field="columns")
     ids = df[customer].astype("string").str.strip()
     no_id = (ids.isna() | (ids == "")).to_numpy()
     if no_id.any():
-        raise ForecastInputError(f"empty customer id in {_example(df[customer], no_id)}")
+        raise ForecastInputError(f"empty customer id in {_example(df[customer], no_id)}", field="customer")
     days = parse_days(df[date], date_format)
     bad_date = days.isna().to_numpy()
     if bad_date.any():
         hint = f" with --date-format {date_format!r}" if date_format else " (pass --date-format, e.g. %d/%m/%Y)"
-        raise ForecastInputError(f"unparseable dates{hint} in {_example(df[date], bad_date)}")
+        raise ForecastInputError(f"unparseable dates{hint} in {_example(df[date], bad_date)}", field="date")
     raw_amount = df[amount]
     if pd.api.types.is_numeric_dtype(raw_amount):
         amounts = raw_amount.astype(float)
@@ -87,7 +95,7 @@ def prepare_transactions(df: pd.DataFrame, customer: str, date: str, amount: str
         amounts = pd.to_numeric(raw_amount.astype("string").str.strip(), errors="coerce").astype(float)
     bad_amount = ~np.isfinite(amounts.to_numpy(dtype=float, na_value=np.nan))
     if bad_amount.any():
-        raise ForecastInputError(f"non-numeric amounts in {_example(raw_amount, bad_amount)}")
+        raise ForecastInputError(f"non-numeric amounts in {_example(raw_amount, bad_amount)}", field="amount")
     return pd.DataFrame({"customer_id": ids.astype(str).to_numpy(), "date": days.to_numpy(),
                          "amount": amounts.to_numpy()})
 
@@ -119,7 +127,7 @@ def rfm_summary(daily: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     last_buy = grouped["date"].max()
     n_days = grouped.size()
     total = grouped["amount"].sum()
-    first_amount = grouped["amount"].first()  # rows are sorted by date within a customer
+    first_amount = buys.loc[grouped["date"].idxmin(), ["customer_id", "amount"]].set_index("customer_id")["amount"]
     first_seen = known.groupby("customer_id", sort=False)["date"].min()
 
     birth = first_buy.reindex(customers).fillna(first_seen.reindex(customers))

@@ -38,3 +38,26 @@ def simulate_log(customers: int = 3000, days: int = 540, join_days: int = 90, se
         "date": pd.Timestamp(start) + pd.to_timedelta(np.floor(when), unit="D"),
         "amount": np.round(amount, 2),
     })
+
+
+def simulate_rhythmic_log(customers: int = 3000, days: int = 540, join_days: int = 90, seed: int = 0,
+                          start: str = "2024-01-01") -> pd.DataFrame:
+    """Customers who buy on a rhythm (every 14, 30, 60 or 90 days, +-10 %) and stop after a geometric number of
+    purchases (mean ~12): regular, not the memoryless buying BG/NBD assumes. Spend ~ Gamma(5, 6) per purchase."""
+    rng = np.random.default_rng(seed)
+    who: list[int] = []
+    when: list[int] = []
+    for i in range(customers):
+        t, gap = float(rng.integers(0, join_days)), float(rng.choice([14, 30, 60, 90]))
+        stop = int(rng.geometric(0.08))
+        for _ in range(stop + 1):
+            if t >= days:
+                break
+            who.append(i)
+            when.append(int(t))
+            t += gap * rng.uniform(0.9, 1.1)
+    return pd.DataFrame({
+        "customer_id": [f"r{k:05d}" for k in who],
+        "date": pd.Timestamp(start) + pd.to_timedelta(np.array(when), unit="D"),
+        "amount": np.round(rng.gamma(5.0, 6.0, size=len(who)), 2),
+    })
