@@ -15,6 +15,17 @@ CHALLENGER, CHAMPION = "challenger", "champion"
 LEAD_MODEL = "lead_conversion_classifier"
 
 
+def git_commit() -> str:
+    """The checkout's commit, tagged on every training run (unknown outside a git checkout)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def tracking_uri_for(database_url: str) -> str:
     """The MLflow store for a project database URL: the `mlflow` database on the same server."""
     from crm.db.urls import sqlalchemy_url, with_database

@@ -18,7 +18,7 @@ def load_history(database_url: str, leads: int = HISTORY_LEADS) -> int:
     """The synthetic lead history, once per database (0 when it is already there)."""
     from crm.settings import get_settings
     from ml.nlu.engine import load_or_train
-    from serving.demo.lead_history import history_loaded, load_lead_history
+    from ml.leads.history_store import history_loaded, load_lead_history
 
     with psycopg.connect(plain_url(database_url)) as conn:
         if history_loaded(conn, HISTORY_SEED):
@@ -37,6 +37,7 @@ class HotLead:
 
 @dataclass
 class ModelSummary:
+    nlu: str = "the shipped models"
     version: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     hot_leads: list[HotLead] = field(default_factory=list)
@@ -46,18 +47,20 @@ def lead_model_summary(database_url: str, tracking_uri: str | None, top: int = 3
     """The @champion's held-out metrics, and its top reasons for the `top` most likely buyers among open leads."""
     import pandas as pd
 
-    from serving.services.lead_model import ChampionModel
+    from ml.leads.champion import ChampionModel
 
-    from ml.registry import registry_dsn
+    from ml.registry import registry_dsn, tracking_uri_for
 
     model = ChampionModel(registry_dsn(tracking_uri, database_url))
     model.refresh()
     summary = ModelSummary(version=model.version)
+    summary.nlu = _nlu_champion(registry_dsn(tracking_uri, database_url),
+                                tracking_uri or tracking_uri_for(database_url))
     if not model.loaded:
         return summary
     from mlflow import MlflowClient
 
-    from ml.registry import LEAD_MODEL, tracking_uri_for
+    from ml.registry import LEAD_MODEL
 
     client = MlflowClient(tracking_uri or tracking_uri_for(database_url))
     run_id = client.get_model_version(LEAD_MODEL, str(model.version)).run_id
@@ -90,3 +93,20 @@ def sales_summary(database_url: str) -> dict[str, float] | None:
             "WHERE kind = 'customer'").fetchone()
     return {"weeks": weeks, "repeat": float(repeat or 0), "opportunities": float(opportunities or 0),
             "customers": customers, "likely_buyers": likely}
+
+
+def _nlu_champion(mlflow_dsn: str, tracking_uri: str) -> str:
+    """Which NLU models serve, with their scores: a promoted version, or the shipped ones."""
+    from ml.nlu.retrain import NLU_MODEL
+    from ml.registry import champion_location
+
+    with psycopg.connect(mlflow_dsn) as conn:
+        found = champion_location(conn, NLU_MODEL)
+    if found is None:
+        return "the shipped models (no corrected labels yet: POST /api/v1/feedback/labels)"
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    metrics = client.get_run(client.get_model_version(NLU_MODEL, str(found[0])).run_id).data.metrics
+    return (f"{NLU_MODEL}@champion v{found[0]}: intent macro-F1 {metrics.get('intent_macro_f1', 0):.3f}, "
+            f"sentiment {metrics.get('sentiment_macro_f1', 0):.3f}")

@@ -17,7 +17,7 @@ from crm.settings import Settings, get_settings
 from serving.deps import ApiKeyCache
 from serving.routes import agents, catalog, commerce, conversations, events, feedback, health, nlu, webhooks
 from serving.services.ingest.writer import IngestWriter
-from serving.services.lead_model import ChampionModel, keep_fresh
+from serving.services.lead_model import ChampionModel, keep_fresh, refresh_safely
 from serving.services.nlu_champion import NluChampion
 from serving.services.understanding import Understanding
 
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.nlu_champion = NluChampion(registry, app.state.understanding.local)
         refreshers = []
         for model in (app.state.lead_model, app.state.nlu_champion):
-            await asyncio.to_thread(model.refresh)
+            await asyncio.to_thread(refresh_safely, model)
             refreshers.append(asyncio.create_task(keep_fresh(model, settings.lead_model_refresh_s)))
         log.info("api.started", env=settings.app_env, lead_model_version=app.state.lead_model.version,
                  nlu_version=app.state.nlu_champion.version)

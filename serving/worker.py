@@ -25,7 +25,8 @@ from serving.services import closure, outbox, pipeline
 from serving.services.channels.graph import GraphClient
 from serving.services.channels.throttle import SendThrottle
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
-from serving.services.lead_model import keep_fresh
+from ml.registry import registry_dsn
+from serving.services.lead_model import keep_fresh, refresh_safely
 from serving.services.nlu_champion import NluChampion
 from serving.services.understanding import Understanding
 
@@ -198,7 +199,7 @@ async def worker_resources(database_url: str) -> AsyncIterator[procrastinate.App
         _understanding = await asyncio.to_thread(Understanding.from_settings, _settings, lambda: _sessions)
     # Each worker process follows the promoted NLU models (MLflow @champion) itself.
     nlu = NluChampion(registry_dsn(settings.mlflow_tracking_uri, database_url), _understanding.local)
-    await asyncio.to_thread(nlu.refresh)
+    await asyncio.to_thread(refresh_safely, nlu)
     refresher = asyncio.create_task(keep_fresh(nlu, settings.lead_model_refresh_s))
     try:
         with app.replace_connector(build_connector(database_url)) as worker_app:

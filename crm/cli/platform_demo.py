@@ -51,6 +51,8 @@ def run_platform(seed: int) -> None:
         console.print("Query the marts with any SQL client: schemas staging, intermediate, marts "
                       f"({os.environ['DATABASE_URL'].rsplit('@', 1)[-1]}).")
     _print_models(database_url)
+    for check in summary.rejected_challengers:
+        console.print(f"[yellow]{check}: the new model did not beat the champion, which keeps serving[/yellow]")
     if not summary.success:
         console.print("[red]some assets failed: see the run in the Dagster UI (`make ui`)[/red]")
         raise typer.Exit(1)
@@ -61,6 +63,7 @@ def _print_models(database_url: str) -> None:
     from orchestration.demo_models import lead_model_summary, sales_summary
 
     models = lead_model_summary(database_url, get_settings().mlflow_tracking_uri)
+    console.print(f"NLU: {models.nlu}")
     if models.version is None:
         console.print("[yellow]no lead-conversion model promoted yet (see the run in `make ui`)[/yellow]")
         return

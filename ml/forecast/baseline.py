@@ -96,11 +96,13 @@ class GammaGamma:
     v: float
 
     @classmethod
-    def fit(cls, frequency: np.ndarray, monetary: np.ndarray) -> GammaGamma:
+    def fit(cls, frequency: np.ndarray, monetary: np.ndarray, typical_spend: float = 1.0) -> GammaGamma:
+        """`typical_spend`: the mean first purchase, used when there are too few repeat buyers to say more (a young
+        shop: without it every purchase would be worth 1)."""
         keep = (frequency > 0) & (monetary > 0)
         x, m = frequency[keep].astype(float), monetary[keep].astype(float)
         if len(x) < 3:  # too few repeat buyers to fit: a flat prior around the observed mean spend
-            mean = float(m.mean()) if len(m) else 1.0
+            mean = float(m.mean()) if len(m) else typical_spend
             return cls(p=1.0, q=2.0, v=mean)
 
         start = np.array([0.0, 0.0, np.log(float(np.mean(m)))])  # also the prior's centre: p = 1, q = 2
@@ -131,7 +133,10 @@ class Baseline:
     def fit(cls, summary: pd.DataFrame) -> Baseline:
         """Fits both models on an `rfm_summary` frame."""
         f, t, big_t = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-        return cls(BgNbd.fit(f, t, big_t), GammaGamma.fit(f, summary["monetary_value"].to_numpy(dtype=float)))
+        first = summary["first_amount"].to_numpy(dtype=float)
+        typical = float(first[first > 0].mean()) if (first > 0).any() else 1.0
+        return cls(BgNbd.fit(f, t, big_t), GammaGamma.fit(f, summary["monetary_value"].to_numpy(dtype=float),
+                                                          typical_spend=typical))
 
     def predict(self, summary: pd.DataFrame, horizon: float) -> pd.DataFrame:
         """``expected_purchases, expected_revenue, p_purchase, p_alive, expected_spend`` per customer."""

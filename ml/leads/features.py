@@ -18,21 +18,24 @@ from ml.nlu.types import INTENTS
 NUMERIC = ["lead_score", "urgency_points", "decision_points", "budget_points", "product_fit_points", "signal_count",
            "intent_confidence", "sentiment_score", "message_length", "hour_of_day", "day_of_week",
            "inbound_messages_so_far", "conversations_so_far", "prior_orders", "prior_revenue",
-           "days_since_last_order"]
+           "days_since_last_order", "prior_avg_first_response_seconds"]
 CATEGORICAL = {"primary_intent": [*INTENTS, "unknown"], "channel": ["whatsapp", "instagram", "messenger", "unknown"]}
 FEATURES = [*NUMERIC, *CATEGORICAL]
 LABEL = "converted_90d"
 
 
-def model_frame(rows: pd.DataFrame) -> pd.DataFrame:
+def model_frame(rows: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
     """The feature columns in model order, numbers as floats (missing stays NaN: LightGBM learns where it goes)
-    and the categoricals with fixed levels, so training and serving encode them the same way."""
+    and the categoricals with fixed levels, so training and serving encode them the same way. `features`: the
+    columns a given model was trained on (`booster.feature_name()`; an older version may have fewer)."""
     frame = pd.DataFrame(index=rows.index)
-    for column in NUMERIC:
-        frame[column] = pd.to_numeric(rows[column], errors="coerce").astype(float)
-    for column, levels in CATEGORICAL.items():
-        values = rows[column].where(rows[column].isin(levels), "unknown")
-        frame[column] = pd.Categorical(values, categories=levels)
+    for column in features or FEATURES:
+        if column in CATEGORICAL:
+            levels = CATEGORICAL[column]
+            values = rows[column].where(rows[column].isin(levels), "unknown")
+            frame[column] = pd.Categorical(values, categories=levels)
+        else:
+            frame[column] = pd.to_numeric(rows[column], errors="coerce").astype(float)
     return frame
 
 
@@ -60,6 +63,7 @@ def live_features(analysis: Any, *, channel: str | None, at: datetime, history: 
         "prior_orders": history.get("prior_orders", 0),
         "prior_revenue": float(history.get("prior_revenue", 0) or 0),
         "days_since_last_order": history.get("days_since_last_order"),
+        "prior_avg_first_response_seconds": history.get("prior_avg_first_response_seconds"),
     }
 
 
@@ -80,6 +84,7 @@ _WORDS = {
     "prior_orders": "{value:.0f} earlier paid orders",
     "prior_revenue": "${value:,.0f} spent before",
     "days_since_last_order": "last order {value:.0f} days ago",
+    "prior_avg_first_response_seconds": "we answered them in {value:.0f} s on average before",
 }
 
 
@@ -89,7 +94,9 @@ def explain(feature: str, value: Any, contribution: float) -> str:
         text = {"primary_intent": f"the message reads as {str(value).replace('_', ' ')}",
                 "channel": f"wrote on {value}"}[feature]
     elif value is None or (isinstance(value, float) and pd.isna(value)):
-        text = {"days_since_last_order": "has never bought from us"}.get(feature, f"no {feature.replace('_', ' ')}")
+        text = {"days_since_last_order": "has never bought from us",
+                "prior_avg_first_response_seconds": "first conversation with us"}.get(
+            feature, f"no {feature.replace('_', ' ')}")
     else:
         text = _WORDS.get(feature, feature.replace("_", " ") + " {value}").format(value=float(value))
     return f"{text[0].upper()}{text[1:]} → {'more' if contribution > 0 else 'less'} likely to buy"

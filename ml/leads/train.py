@@ -9,7 +9,6 @@ compared on exactly the same data.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ml.leads.features import FEATURES, LABEL, model_frame
-from ml.registry import CHALLENGER, CHAMPION, LEAD_MODEL, aliased_version, set_alias
+from ml.registry import CHALLENGER, CHAMPION, LEAD_MODEL, aliased_version, git_commit, set_alias
 
 DEFAULT_PARAMS: dict[str, Any] = {
     # Shallow trees and big leaves: a few thousand noisy leads reward a simple model (deeper ones learn the noise).
@@ -67,7 +66,7 @@ def evaluate(booster, held_out: pd.DataFrame) -> tuple[dict[str, float], list[di
     from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
     y = held_out[LABEL].astype(int).to_numpy()
-    p = booster.predict(model_frame(held_out))
+    p = booster.predict(model_frame(held_out, booster.feature_name()))
     metrics = {"roc_auc": float(roc_auc_score(y, p)), "pr_auc": float(average_precision_score(y, p)),
                "brier": float(brier_score_loss(y, p)), "log_loss": float(log_loss(y, p, labels=[0, 1])),
                "base_rate": float(y.mean()), "held_out_rows": float(len(y))}
@@ -99,14 +98,6 @@ def trained_on_same_data(rows: pd.DataFrame, name: str = LEAD_MODEL) -> int | No
     return latest.version if tags.get("data_fingerprint") == data_fingerprint(rows) else None
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def train_lead_conversion(rows: pd.DataFrame, params: dict[str, Any] | None = None, *,
                           holdout_share: float = 0.25, register: bool = True) -> TrainResult:
     """Trains on the earlier leads, evaluates on the later ones, logs the run to the active MLflow experiment and
@@ -131,7 +122,7 @@ def train_lead_conversion(rows: pd.DataFrame, params: dict[str, Any] | None = No
         mlflow.log_params({**settings, "num_boost_round": rounds, "holdout_share": holdout_share,
                            "train_rows": len(train), "held_out_from": cutoff, "features": ",".join(FEATURES)})
         mlflow.log_metrics(metrics)
-        mlflow.set_tags({"git_commit": _git_commit(), "model": LEAD_MODEL, "data_fingerprint": data_fingerprint(rows)})
+        mlflow.set_tags({"git_commit": git_commit(), "model": LEAD_MODEL, "data_fingerprint": data_fingerprint(rows)})
         mlflow.log_dict({"calibration": calibration}, "calibration.json")
         mlflow.log_dict({"gain_share": importance}, "feature_importance.json")
         with tempfile.TemporaryDirectory() as folder:

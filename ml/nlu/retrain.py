@@ -18,7 +18,7 @@ from typing import Any
 from ml.nlu.corpus import Example, load_corpus, split
 from ml.nlu.model import TextModels
 from ml.nlu.train import evaluate, train
-from ml.registry import CHALLENGER, CHAMPION, aliased_version, set_alias
+from ml.registry import CHALLENGER, CHAMPION, aliased_version, git_commit, set_alias
 
 NLU_MODEL = "nlu_text_models"
 EVAL_ARTIFACT = "evaluation_examples.csv"
@@ -80,6 +80,8 @@ def retrain_nlu(corrections: list[Correction], current: TextModels | None, *, fo
     import mlflow
 
     extra = feedback_examples(corrections, current)
+    if not extra and not force:  # the corpus alone gives the shipped models again: nothing to learn
+        return RetrainResult(None, None, {}, 0, skipped="no corrected labels yet: the shipped models stay")
     corpus = load_corpus()
     training, evaluation = split(corpus, "train") + split(extra, "train"), split(corpus, "test") + split(extra, "test")
     data = fingerprint(training + evaluation)
@@ -91,9 +93,12 @@ def retrain_nlu(corrections: list[Correction], current: TextModels | None, *, fo
     metrics = nlu_score(models, evaluation)
     with mlflow.start_run(run_name="nlu-retrain") as run, tempfile.TemporaryDirectory() as folder:
         mlflow.log_params({"corpus_train": len(training) - len(split(extra, "train")),
-                           "feedback_train": len(split(extra, "train")), "evaluation_examples": len(evaluation)})
+                           "feedback_train": len(split(extra, "train")), "evaluation_examples": len(evaluation),
+                           **{f"{task}_{k}": v for task in ("intent", "sentiment")
+                              for k, v in _classifier_params(getattr(models, task)).items()}})
         mlflow.log_metrics(metrics)
-        mlflow.set_tags({"data_fingerprint": data, "model": NLU_MODEL})
+        mlflow.set_tags({"data_fingerprint": data, "model": NLU_MODEL, "git_commit": git_commit()})
+        mlflow.log_dict({"top_terms": top_terms(models)}, "feature_importance.json")
         table = Path(folder) / EVAL_ARTIFACT
         _write_examples(evaluation, table)
         mlflow.log_artifact(str(table))
@@ -102,16 +107,24 @@ def retrain_nlu(corrections: list[Correction], current: TextModels | None, *, fo
 
         path = Path(folder) / MODEL_FILE
         models.save(path)
-        info = mlflow.pyfunc.log_model(name="model", python_model=NluPyfunc(), artifacts={"nlu": str(path)},
-                                       pip_requirements=["scikit-learn", "joblib"],
-                                       registered_model_name=NLU_MODEL)
+        import pandas as pd
+        from mlflow.models import infer_signature
+
+        example = pd.DataFrame({"text": [e.text for e in evaluation[:3]]})
+        predicted_intents, predicted_sentiments = models.predict_many(list(example["text"]))
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=NluPyfunc(), artifacts={"nlu": str(path)},
+            signature=infer_signature(example, pd.DataFrame({"intent": predicted_intents,
+                                                             "sentiment": predicted_sentiments})),
+            input_example=example, pip_requirements=["scikit-learn", "joblib"], registered_model_name=NLU_MODEL)
     version = int(info.registered_model_version)
     set_alias(NLU_MODEL, CHALLENGER, version)
     return RetrainResult(run.info.run_id, version, metrics, len(extra))
 
 
-def nlu_challenger_gap() -> dict[str, Any]:
-    """Challenger minus champion `nlu_score` on the challenger's evaluation examples; gap None without champion."""
+def nlu_challenger_gap(shipped: TextModels | None = None) -> dict[str, Any]:
+    """Challenger minus champion `nlu_score` on the challenger's evaluation examples. Without a champion the
+    `shipped` models (what is served until then) are the ones to beat; gap None only when neither exists."""
     import mlflow
 
     challenger = aliased_version(NLU_MODEL, CHALLENGER)
@@ -124,10 +137,36 @@ def nlu_challenger_gap() -> dict[str, Any]:
         scores = {"challenger": nlu_score(load_registered(challenger.model_uri, folder), examples)["nlu_score"]}
         if champion is not None and champion.version != challenger.version:
             scores["champion"] = nlu_score(load_registered(champion.model_uri, folder), examples)["nlu_score"]
+        elif champion is None and shipped is not None:
+            scores["champion"] = nlu_score(shipped, examples)["nlu_score"]  # the shipped models
     return {"metric": "nlu_score", "challenger_version": challenger.version,
             "champion_version": champion.version if champion else None,
             "gap": scores["challenger"] - scores["champion"] if "champion" in scores else None,
             **{f"{who}_nlu_score": round(value, 4) for who, value in scores.items()}}
+
+
+def _classifier_params(classifier: Any) -> dict[str, Any]:
+    params = classifier.get_params() if hasattr(classifier, "get_params") else {}
+    return {k: v for k, v in params.items() if isinstance(v, int | float | str | bool)}
+
+
+def top_terms(models: TextModels, per_class: int = 8) -> dict[str, dict[str, list[str]]]:
+    """The n-grams that weigh most for each intent and sentiment (the linear models' coefficients)."""
+    import numpy as np
+
+    try:
+        names = np.asarray(models.vectorizer.get_feature_names_out())
+    except (AttributeError, ValueError):
+        return {}
+    out: dict[str, dict[str, list[str]]] = {}
+    for task in ("intent", "sentiment"):
+        classifier = getattr(models, task)
+        coef = getattr(classifier, "coef_", None)
+        if coef is None or coef.shape[1] != len(names):
+            continue
+        out[task] = {str(label): names[np.argsort(-row)[:per_class]].tolist()
+                     for label, row in zip(classifier.classes_, coef, strict=True)}
+    return out
 
 
 def load_registered(model_uri: str, folder: str) -> TextModels:

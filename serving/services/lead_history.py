@@ -20,9 +20,16 @@ SELECT
     (SELECT count(DISTINCT m.conversation_id) FROM crm.messages m WHERE m.contact_id = (SELECT id FROM person)
         AND coalesce(m.sent_at, m.created_at) <= :now) AS conversations,
     o.prior_orders, o.prior_revenue, o.last_order_at
-FROM (SELECT count(*) AS prior_orders, coalesce(sum(total), 0) AS prior_revenue, max(placed_at) AS last_order_at
+FROM (SELECT count(*) AS prior_orders, coalesce(sum(total), 0) AS prior_revenue,
+             max(coalesce(placed_at, created_at)) AS last_order_at
       FROM crm.orders WHERE contact_id = (SELECT id FROM person) AND status IN ('paid', 'shipped', 'delivered')
         AND coalesce(placed_at, created_at) < :now) AS o
+""")
+# The dbt view of first responses (absent until dbt's first build, so asked for only once it exists).
+RESPONSES_VIEW = "intermediate.int_conversation_first_responses"
+RESPONSE_SQL = text(f"""
+SELECT avg(r.first_response_seconds) FROM {RESPONSES_VIEW} r JOIN crm.conversations c ON c.id = r.conversation_id
+WHERE c.contact_id = :contact AND r.first_response_at <= :now
 """)
 
 
@@ -31,7 +38,8 @@ async def lead_history(session: AsyncSession, phone: str | None, message: str, n
     as one inbound message in one conversation, as the mart's row counts the lead's first message."""
     history: dict[str, Any] = {"message_length": len(message), "inbound_messages_so_far": 1,
                                "conversations_so_far": 1, "prior_orders": 0, "prior_revenue": 0.0,
-                               "days_since_last_order": None, "contact_id": None}
+                               "days_since_last_order": None, "prior_avg_first_response_seconds": None,
+                               "contact_id": None}
     e164 = parse_phone(phone).e164 if phone else None
     if not e164:
         return history
@@ -42,5 +50,13 @@ async def lead_history(session: AsyncSession, phone: str | None, message: str, n
                    conversations_so_far=max(int(row.conversations), 1), prior_orders=int(row.prior_orders),
                    prior_revenue=float(row.prior_revenue),
                    days_since_last_order=(now - row.last_order_at).total_seconds() / 86400 if row.last_order_at
-                   else None)
+                   else None,
+                   prior_avg_first_response_seconds=await _prior_response_seconds(session, row.contact_id, now))
     return history
+
+
+async def _prior_response_seconds(session: AsyncSession, contact_id: int, now: datetime) -> float | None:
+    if not (await session.execute(text("SELECT to_regclass(:view) IS NOT NULL"), {"view": RESPONSES_VIEW})).scalar():
+        return None
+    value = (await session.execute(RESPONSE_SQL, {"contact": contact_id, "now": now})).scalar()
+    return float(value) if value is not None else None

@@ -1,7 +1,7 @@
 -- Training data for lead_conversion_classifier: one row per lead at its decision time (as_of: when the contact's
 -- first scored message arrived) with only what was known by then, and what happened in the 90 days after (the
--- label). ml/leads/features.py builds the same features for a live message; tests/integration/test_lead_features
--- proves no feature moves when later data arrives.
+-- label). ml/leads/features.py builds the same features for a live message; tests/integration/test_lead_model.py
+-- proves no feature moves when later data arrives, and that the live features equal this row.
 with decisions as (
     select distinct on (classifications.contact_id)
         classifications.contact_id,
@@ -67,6 +67,17 @@ prior_orders as (
     group by decisions.contact_id
 ),
 
+response_times as (
+    -- How fast we answered this contact before: the mean first-response time of its conversations answered by
+    -- as_of (none for a newcomer).
+    select decisions.contact_id, avg(responses.first_response_seconds) as prior_avg_first_response_seconds
+    from decisions
+    inner join {{ ref('stg_crm__conversations') }} as conversations on conversations.contact_id = decisions.contact_id
+    inner join {{ ref('int_conversation_first_responses') }} as responses
+        on responses.conversation_id = conversations.conversation_id and responses.first_response_at <= decisions.as_of
+    group by decisions.contact_id
+),
+
 outcomes as (
     select
         decisions.contact_id,
@@ -102,6 +113,7 @@ select
     coalesce(prior_orders.prior_orders, 0) as prior_orders,
     coalesce(prior_orders.prior_revenue, 0) as prior_revenue,
     prior_orders.days_since_last_order,
+    response_times.prior_avg_first_response_seconds,
     -- label: the 90 days after as_of, complete only once they have passed
     outcomes.converted_90d,
     outcomes.revenue_90d,
@@ -112,4 +124,5 @@ left join first_intent on first_intent.message_id = decisions.message_id
 left join first_sentiment on first_sentiment.message_id = decisions.message_id
 left join history on history.contact_id = decisions.contact_id
 left join prior_orders on prior_orders.contact_id = decisions.contact_id
+left join response_times on response_times.contact_id = decisions.contact_id
 left join outcomes on outcomes.contact_id = decisions.contact_id

@@ -8,16 +8,25 @@ import dagster as dg
 import pandas as pd
 
 from ml.registry import CHAMPION, LEAD_MODEL
-from orchestration.defs.ml.assets import lead_conversion_model
 from orchestration.defs.resources import MlflowResource, WarehouseResource
 from orchestration.defs.warehouse_io import read_frame, table_exists, upsert_rows
+
+
+MONITORING_DDL = """
+CREATE SCHEMA IF NOT EXISTS warehouse;
+CREATE TABLE IF NOT EXISTS warehouse.model_monitoring (
+    feature text NOT NULL, metric text NOT NULL, value double precision, status text NOT NULL, model text NOT NULL,
+    version bigint NOT NULL, computed_at timestamptz NOT NULL, run_id text NOT NULL, train_rows bigint,
+    recent_rows bigint)
+"""
 
 
 class DriftConfig(dg.Config):
     recent_days: int = 30  # the window compared with the training leads
 
 
-@dg.asset(deps=[lead_conversion_model, dg.AssetKey(["marts", "lead_features"])], group_name="ml",
+# Not downstream of the model asset: monitoring watches the @champion, whatever today's challenger did.
+@dg.asset(deps=[dg.AssetKey(["marts", "lead_features"])], group_name="ml",
           kinds={"mlflow", "postgres"}, key_prefix="warehouse")
 def model_monitoring(context: dg.AssetExecutionContext, config: DriftConfig, warehouse: WarehouseResource,
                      mlflow_store: MlflowResource) -> dg.MaterializeResult:
@@ -25,7 +34,7 @@ def model_monitoring(context: dg.AssetExecutionContext, config: DriftConfig, war
     Brier score on leads whose 90-day outcome arrived after its training data ended."""
     import mlflow
 
-    from ml.leads.features import FEATURES, LABEL, model_frame
+    from ml.leads.features import LABEL, model_frame
     from ml.monitoring import drift_report
     from ml.registry import aliased_version
 
@@ -43,22 +52,24 @@ def model_monitoring(context: dg.AssetExecutionContext, config: DriftConfig, war
     train = rows[rows["as_of"] < cutoff]
     recent = rows[rows["as_of"] >= pd.Timestamp(now - timedelta(days=config.recent_days))]
     known_since = rows[(rows["as_of"] >= cutoff) & rows["label_complete"].astype(bool)]
-    report = drift_report(
-        model_frame(train), model_frame(recent), FEATURES,
-        booster.predict(model_frame(train)) if len(train) else None,
-        booster.predict(model_frame(recent)) if len(recent) else None,
-        known_since[LABEL] if len(known_since) else None,
-        booster.predict(model_frame(known_since)) if len(known_since) else None)
-    computed_at = pd.Timestamp(now)
-    table = report.rows.assign(model=LEAD_MODEL, version=champion.version, computed_at=computed_at,
-                               run_id=context.run.run_id, train_rows=report.train_rows, recent_rows=report.recent_rows)
-    with warehouse.connect() as conn:
-        if table_exists(conn, "model_monitoring"):
-            upsert_rows(conn, table, "model_monitoring", key="run_id")
-        else:
-            from orchestration.defs.warehouse_io import replace_table
+    names = booster.feature_name()  # the champion's features
 
-            replace_table(conn, table, "model_monitoring")
+    def predict(frame: pd.DataFrame):  # noqa: ANN202
+        return booster.predict(model_frame(frame, names)) if len(frame) else None
+
+    report = drift_report(model_frame(train, names), model_frame(recent, names), names, predict(train),
+                          predict(recent), known_since[LABEL] if len(known_since) else None, predict(known_since))
+    computed_at = pd.Timestamp(now)
+    # One row per measure: `psi` per feature (and for `prediction`), and the live metrics of the `model`.
+    drift = report.rows.rename(columns={"psi": "value"}).assign(metric="psi")
+    live = pd.DataFrame([{"feature": "model", "metric": f"live_{name}", "value": value, "status": "ok"}
+                         for name, value in report.live.items()])
+    table = pd.concat([drift, live], ignore_index=True)[["feature", "metric", "value", "status"]].assign(
+        model=LEAD_MODEL, version=champion.version, computed_at=computed_at, run_id=context.run.run_id,
+        train_rows=report.train_rows, recent_rows=report.recent_rows)
+    with warehouse.connect() as conn:
+        conn.execute(MONITORING_DDL)  # a history (one batch of rows per run), so a fixed shape, not replaced
+        upsert_rows(conn, table, "model_monitoring", key="run_id")
     shifted = report.rows[report.rows["status"].isin(["warn", "alert"])]
     return dg.MaterializeResult(metadata={
         "monitored": True, "version": champion.version, "worst": report.worst,
@@ -74,9 +85,9 @@ def lead_model_inputs_are_stable(warehouse: WarehouseResource) -> dg.AssetCheckR
     with warehouse.connect() as conn:
         if not table_exists(conn, "model_monitoring"):
             return dg.AssetCheckResult(passed=True, metadata={"note": "nothing monitored yet"})
-        latest = read_frame(conn, "SELECT feature, psi, status FROM warehouse.model_monitoring WHERE computed_at = "
-                                  "(SELECT max(computed_at) FROM warehouse.model_monitoring)")
+        latest = read_frame(conn, "SELECT feature, value, status FROM warehouse.model_monitoring WHERE metric = "
+                                  "'psi' AND computed_at = (SELECT max(computed_at) FROM warehouse.model_monitoring)")
     alerts = latest[latest["status"] == "alert"]
     return dg.AssetCheckResult(passed=alerts.empty, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"alerts": dg.MetadataValue.json(dict(zip(alerts["feature"], alerts["psi"],
+                               metadata={"alerts": dg.MetadataValue.json(dict(zip(alerts["feature"], alerts["value"],
                                                                                   strict=True)))})

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from orchestration.defs.ml.assets import lead_conversion_model
 from orchestration.defs.resources import MlflowResource, WarehouseResource
 from orchestration.defs.warehouse_io import read_frame, replace_table
 
-PAID_ORDERS_SQL = ("SELECT contact_id, placed_at, total FROM crm.orders WHERE status IN ('paid', 'shipped', "
-                   "'delivered') AND placed_at IS NOT NULL AND placed_at <= now()")
+# Orders the chat created have no placed_at: their creation time stands in (as in the dbt marts).
+PAID_ORDERS_SQL = ("SELECT contact_id, coalesce(placed_at, created_at) AS placed_at, total FROM crm.orders WHERE "
+                   "status IN ('paid', 'shipped', 'delivered') AND coalesce(placed_at, created_at) <= now()")
 OPEN_OPPORTUNITIES_SQL = ("SELECT id, contact_id, value, stage, probability, expected_close_date FROM "
                           "crm.opportunities WHERE closed_at IS NULL AND stage NOT IN "
                           "('won', 'lost')")
@@ -22,7 +22,10 @@ class SalesConfig(dg.Config):
     horizon_days: int = 91  # 13 weeks
 
 
-@dg.asset(deps=[dg.AssetKey(["crm", "orders"]), dg.AssetKey(["crm", "opportunities"]), lead_conversion_model],
+# Not downstream of the model asset: a rejected challenger (a normal outcome) must not stop the forecast, which
+# reads whatever is @champion.
+@dg.asset(deps=[dg.AssetKey(["crm", "orders"]), dg.AssetKey(["crm", "opportunities"]),
+                dg.AssetKey(["marts", "lead_features"])],
           group_name="ml", kinds={"lightgbm", "postgres"}, key_prefix="marts")
 def sales_predictions(context: dg.AssetExecutionContext, config: SalesConfig, warehouse: WarehouseResource,
                       mlflow_store: MlflowResource) -> dg.MaterializeResult:
@@ -54,7 +57,8 @@ def sales_predictions(context: dg.AssetExecutionContext, config: SalesConfig, wa
         table["horizon_days"] = config.horizon_days
         table["predicted_at"] = pd.Timestamp(datetime.now(UTC))
         replace_table(conn, table, "sales_predictions", schema="marts")
-    return dg.MaterializeResult(metadata={
+    run_id = _log_run(mlflow_store, config, customers, opps)
+    return dg.MaterializeResult(metadata={"mlflow_run_id": run_id,
         "customers": len(customers), "open_opportunities": len(opps),
         "expected_repeat_revenue": round(float(customers["expected_revenue"].sum()), 2) if len(customers) else 0.0,
         "expected_opportunity_revenue": round(float(opps["expected_value"].sum()), 2) if len(opps) else 0.0,
@@ -89,13 +93,44 @@ def _lead_probabilities(conn, contacts: set, tracking_uri: str) -> dict:  # noqa
     if not contacts or not _has_lead_features(conn) or not tracking_uri.startswith("postgresql"):
         return {}
     from crm.db.urls import plain_url
-    from serving.services.lead_model import ChampionModel
+    from ml.leads.champion import ChampionModel
 
     model = ChampionModel(plain_url(tracking_uri))
     model.refresh()
     if not model.loaded:
         return {}
-    rows = read_frame(conn, "SELECT * FROM marts.lead_features WHERE contact_id = ANY(%(ids)s)",
+    # Only leads still inside their 90 days: after that the first-message probability says nothing new.
+    rows = read_frame(conn, "SELECT * FROM marts.lead_features WHERE contact_id = ANY(%(ids)s) "
+                            "AND NOT label_complete",
                       {"ids": [int(c) for c in contacts]})
     return {int(row["contact_id"]): result.probability for row in rows.to_dict("records")
             if (result := model.score(row)) is not None}
+
+
+def _log_run(mlflow_store: MlflowResource, config: SalesConfig, customers: pd.DataFrame,
+             opportunities: pd.DataFrame) -> str:
+    """Each forecast is an MLflow run of the `sales_forecast` experiment: horizon, method, totals, the commit and
+    the per-customer predictions (the boosters are refitted every run on the latest orders, not registered)."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    from ml.registry import git_commit
+
+    mlflow_store.activate("sales_forecast")
+    with mlflow.start_run(run_name="sales-forecast") as run, tempfile.TemporaryDirectory() as folder:
+        mlflow.log_params({"horizon_days": config.horizon_days, "customers": len(customers),
+                           "open_opportunities": len(opportunities),
+                           "method": str(customers["method"].iloc[0]) if len(customers) else "none"})
+        mlflow.log_metrics({
+            "expected_purchases": float(customers["expected_purchases"].sum()) if len(customers) else 0.0,
+            "expected_repeat_revenue": float(customers["expected_revenue"].sum()) if len(customers) else 0.0,
+            "likely_buyers": float((customers["p_purchase"] >= 0.5).sum()) if len(customers) else 0.0,
+            "expected_opportunity_revenue": float(opportunities["expected_value"].sum()) if len(opportunities)
+            else 0.0})
+        mlflow.set_tags({"git_commit": git_commit()})
+        path = Path(folder) / "customer_predictions.csv"
+        customers.to_csv(path, index=False)
+        mlflow.log_artifact(str(path))
+    return run.info.run_id

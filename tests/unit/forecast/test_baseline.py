@@ -61,3 +61,10 @@ def test_matches_lifetimes(summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatc
     spend = lifetimes.GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
     np.testing.assert_allclose(ours["expected_spend"],
                                spend.conditional_expected_average_profit(f, summary["monetary_value"]), rtol=2e-3)
+
+
+def test_a_shop_without_repeat_buyers_forecasts_revenue_at_its_typical_first_purchase() -> None:
+    from ml.forecast.baseline import GammaGamma
+
+    spend = GammaGamma.fit(np.array([0.0, 0.0]), np.array([0.0, 0.0]), typical_spend=100.0)
+    assert spend.expected_spend(np.array([0.0]), np.array([0.0]))[0] == 100.0, "not $1 per purchase"
