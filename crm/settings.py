@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     # Local NLU models (trained from ml/data by `crm nlu train`, or on first use)
     nlu_model_dir: Path = PROJECT_ROOT / ".local" / "models" / "nlu"
 
+    # Automation (flows 8, 10-13, 22): events go to n8n when N8N_WEBHOOK_BASE_URL is set (each signed with
+    # N8N_WEBHOOK_SECRET), else straight to the local actions. Automated messages respect quiet hours (business
+    # time zone) and a daily cap per contact.
+    n8n_webhook_base_url: str | None = None
+    n8n_webhook_secret: str | None = None
+    automation_max_attempts: int = 8
+    automation_quiet_start_hour: int = 21
+    automation_quiet_end_hour: int = 8
+    automation_daily_cap: int = 2
+
     # MLflow: tracking and registry in the `mlflow` database of DATABASE_URL's server unless set; artifacts here.
     mlflow_tracking_uri: str | None = None
     mlflow_artifact_root: Path = PROJECT_ROOT / ".local" / "mlflow" / "artifacts"

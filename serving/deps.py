@@ -105,3 +105,4 @@ def _now() -> Any:
 ReadKey = Annotated[Principal, Depends(require_scope("read"))]
 AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
 AgentKey = Annotated[Principal, Depends(require_scope("agent"))]
+AutomationKey = Annotated[Principal, Depends(require_scope("automation"))]

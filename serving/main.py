@@ -15,7 +15,18 @@ from ml.registry import registry_dsn
 from crm.logging import configure_logging
 from crm.settings import Settings, get_settings
 from serving.deps import ApiKeyCache
-from serving.routes import agents, catalog, commerce, conversations, events, feedback, health, nlu, webhooks
+from serving.routes import (
+    agents,
+    automation,
+    catalog,
+    commerce,
+    conversations,
+    events,
+    feedback,
+    health,
+    nlu,
+    webhooks,
+)
 from serving.services.ingest.writer import IngestWriter
 from serving.services.lead_model import ChampionModel, keep_fresh, refresh_safely
 from serving.services.nlu_champion import NluChampion
@@ -90,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router, prefix=API_PREFIX)
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(feedback.router, prefix=API_PREFIX)
+    app.include_router(automation.router, prefix=API_PREFIX)
     app.include_router(nlu.router, prefix=API_PREFIX)
     app.include_router(catalog.router, prefix=API_PREFIX)
     app.include_router(conversations.router, prefix=API_PREFIX)

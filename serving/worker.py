@@ -7,6 +7,7 @@ with its error (visible with `crm events list --status dead_letter`, requeued wi
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from serving.services.channels.graph import GraphClient
 from serving.services.channels.throttle import SendThrottle
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
 from ml.registry import registry_dsn
+from serving.services.automation.dispatcher import dispatch_due
 from serving.services.lead_model import keep_fresh, refresh_safely
 from serving.services.nlu_champion import NluChampion
 from serving.services.understanding import Understanding
@@ -157,6 +159,17 @@ async def requeue_orphaned_sends_task(context: JobContext, timestamp: int) -> No
     """Replies whose worker died between its commit and the inline send get a send job."""
     if count := await _in_session(outbox.requeue_orphans):
         log.warning("worker.orphaned_sends_requeued", count=count)
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="dispatch_automation_events", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def dispatch_automation_events_task(context: JobContext, timestamp: int) -> None:
+    """Automation events (follow-ups, carts, payments, ...) to n8n, or to the local actions without n8n."""
+    settings = get_settings()
+    report = await _in_session(lambda session: dispatch_due(session, settings, datetime.now(UTC)))
+    if report.delivered or report.failed or report.dead:
+        log.info("worker.automation_dispatched", delivered=report.delivered, deferred=report.deferred,
+                 failed=report.failed, dead_letter=report.dead)
 
 
 @app.periodic(cron="* * * * *")

@@ -52,7 +52,8 @@ def demo(
     seed: int = typer.Option(7, help="Random seed: the same seed replays the same stream."),
 ) -> None:
     """Start everything, replay a synthetic Meta stream as signed webhooks, summarise what was stored, then run
-    the data platform (contacts: clean, dedup, enrich) and summarise that."""
+    the data platform (contacts, dbt marts, models) and the automation tick, and summarise those."""
+    from crm.cli.automation_demo import run_automation
     from crm.cli.platform_demo import run_platform
     from crm.logging import configure_logging
     from serving.demo.runner import run_demo
@@ -60,6 +61,7 @@ def demo(
     configure_logging("WARNING")  # the tables below say what happened; API and worker log to .run/
     run_demo(customers=customers, seed=seed)
     run_platform(seed=seed)
+    run_automation()
 
 
 if __name__ == "__main__":

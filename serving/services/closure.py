@@ -19,6 +19,7 @@ from crm.settings import Settings
 from ml.nlu.text import fold
 from serving.services.outbox import queue_message
 from serving.services.window import SERVICE_WINDOW, window_open
+from serving.services.automation.events import raise_event
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +104,9 @@ async def close(session: AsyncSession, settings: Settings, conversation: Convers
         Ticket.conversation_id == conversation.id, Ticket.status.in_(TICKET_LIVE_STATUSES))
         .values(status="closed", resolved_at=now))
     contact = await session.get(Contact, conversation.contact_id)
+    await raise_event(session, "conversation.closed", "conversation", conversation.id, {
+        "conversation_id": conversation.id, "contact_id": conversation.contact_id, "reason": reason,
+        "channel": conversation.channel}, key=f"conversation.closed:{conversation.id}:{int(now.timestamp())}")
     if not (ask_csat and settings.csat_enabled and contact is not None and not contact.opted_out
             and window_open(conversation.last_inbound_at, now)):
         log.info("closure.closed", conversation_id=conversation.id, reason=reason, csat=False)

@@ -21,6 +21,7 @@ from serving.services.ingest.parser import parse_webhook
 from serving.services.ingest.store import IncomingDelivery, build_statement
 from serving.schemas.nlu import MAX_MESSAGE_CHARS
 from serving.services.analysis_records import save_understood
+from serving.services.automation.events import raise_event
 from serving.services.chat.agent import take_turn
 from serving.services.closure import capture_csat
 from serving.services.opt_out import confirmation as opt_out_confirmation
@@ -151,6 +152,15 @@ async def _understand_message(session: AsyncSession, understanding: Understandin
         contact.lead_scored_at = scored_at
     if contact.language is None or sum(ch.isalpha() for ch in text) >= LANGUAGE_MIN_LETTERS:
         contact.language = understood.language
+    await raise_event(session, "message.received", "message", message.id, {
+        "message_id": message.id, "contact_id": contact.id, "conversation_id": conversation.id,
+        "channel": message.channel, "intent": understood.intent.primary_intent,
+        "sentiment": understood.sentiment.sentiment, "lead_score": understood.lead.score})
+    if understood.lead.category == "hot":  # once a day per contact, however many hot messages
+        await raise_event(session, "lead.hot", "contact", contact.id, {
+            "contact_id": contact.id, "conversation_id": conversation.id, "lead_score": understood.lead.score,
+            "signals": understood.lead.signals, "message_id": message.id},
+            key=f"lead.hot:{contact.id}:{scored_at.date().isoformat()}")
     if is_opt_out(text):
         contact.opted_out = True
         contact.attributes = {**(contact.attributes or {}), "opted_out_at": (message.sent_at or datetime.now(UTC))

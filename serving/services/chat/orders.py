@@ -21,6 +21,7 @@ from crm.db.models import Contact, Conversation, Opportunity, Order, OrderLine, 
 from serving.services.chat.facts import ProductFact
 from serving.services.chat.responder import CREATE_DRAFT_ORDER, Reply, draft_refused
 from serving.services.chat.state import DialogueState
+from serving.services.automation.events import raise_event
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +121,10 @@ async def _create(session: AsyncSession, details: dict[str, Any], product: Produ
                             title=f"{product.name} × {quantity}", value=order.total, currency=order.currency,
                             stage=OPPORTUNITY_STAGE, probability=OPPORTUNITY_PROBABILITY, source=SOURCE))
     await session.flush()
+    await raise_event(session, "order.created", "order", order.id, {
+        "order_id": order.id, "order_number": order.order_number, "contact_id": contact.id,
+        "conversation_id": conversation.id, "total": str(order.total), "currency": order.currency,
+        "status": order.status})
     return order
 
 

@@ -22,9 +22,11 @@ def test_the_warehouse_resource_reads_its_dsn_from_the_environment_at_launch(mon
 
 def test_the_code_location_snapshot() -> None:
     """Jobs, schedules, sensors and warehouse assets: a change here should be deliberate."""
-    assert sorted(job.name for job in defs.jobs or []) == ["contacts_job", "daily_refresh_job"]
-    assert [schedule.name for schedule in defs.schedules or []] == ["daily_refresh_schedule"]
-    assert [sensor.name for sensor in defs.sensors or []] == ["new_contacts_sensor"]
+    assert sorted(job.name for job in defs.jobs or []) == ["automation_events_job", "contacts_job",
+                                                            "daily_refresh_job"]
+    assert sorted(schedule.name for schedule in defs.schedules or []) == [
+        "daily_refresh_schedule", "follow_up_schedule", "payment_reminder_schedule"]
+    assert sorted(sensor.name for sensor in defs.sensors or []) == ["cart_recovery_sensor", "new_contacts_sensor"]
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     warehouse = sorted(k for k in keys if k.startswith("warehouse/"))
     assert warehouse == ["warehouse/contact_clusters", "warehouse/contacts_clean", "warehouse/contacts_enriched",

@@ -1,0 +1,122 @@
+"""What is due at `now`: follow-ups (flow 8), abandoned carts (flow 12) and payment reminders (flow 13), as
+automation events. Each event's idempotency key names its subject and step, so ticking twice raises nothing new,
+and a tick that was missed raises only the step due now (never a burst of the ones skipped)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+FOLLOW_UP_STEPS = ((14 * 24, "4"), (168, "3"), (96, "2"), (24, "1"))  # hours of silence -> step (highest first)
+CART_STEPS = ((24, "2"), (1, "1"))
+PAYMENT_STEPS = {3: "due_in_3", 0: "due_today", -1: "overdue_1", -7: "overdue_7"}  # days until due -> step
+
+
+@dataclass(frozen=True)
+class DueEvent:
+    event_type: str
+    subject_type: str
+    subject_id: str
+    key: str
+    payload: dict[str, Any]
+
+
+def _step(hours: float, steps: tuple[tuple[int, str], ...]) -> str | None:
+    return next((step for threshold, step in steps if hours >= threshold), None)
+
+
+# The customer's last message per conversation, answered by us (an outbox row after it), not with a person now,
+# contact not opted out; silent for 24 h to 30 days.
+FOLLOW_UP_SQL = """
+WITH last_inbound AS (
+    SELECT DISTINCT ON (m.conversation_id) m.conversation_id, m.contact_id, m.id AS message_id,
+           coalesce(m.sent_at, m.created_at) AS at
+    FROM crm.messages m
+    WHERE m.direction = 'inbound' AND m.conversation_id IS NOT NULL AND m.contact_id IS NOT NULL
+    ORDER BY m.conversation_id, coalesce(m.sent_at, m.created_at) DESC, m.id DESC
+)
+SELECT l.conversation_id, l.contact_id, l.message_id, l.at
+FROM last_inbound l
+JOIN crm.contacts c ON c.id = l.contact_id
+JOIN crm.conversations v ON v.id = l.conversation_id
+WHERE NOT c.opted_out AND NOT v.bot_paused AND v.status NOT IN ('human', 'pending_human')
+  AND l.at <= %(now)s - interval '24 hours' AND l.at > %(now)s - interval '30 days'
+  AND EXISTS (SELECT 1 FROM crm.outbound_messages o WHERE o.conversation_id = l.conversation_id
+              AND o.created_at >= l.at AND o.created_at <= %(now)s)
+"""
+
+
+def due_follow_ups(conn: psycopg.Connection, now: datetime) -> list[DueEvent]:
+    events = []
+    for conversation_id, contact_id, message_id, at in conn.execute(FOLLOW_UP_SQL, {"now": now}).fetchall():
+        step = _step((now - at).total_seconds() / 3600, FOLLOW_UP_STEPS)
+        if step is None:
+            continue
+        subject = f"{conversation_id}:{message_id}"  # a reply starts a new subject: the old sequence ends
+        events.append(DueEvent("follow_up.due", "conversation", str(conversation_id),
+                               f"follow_up.due:{subject}:{step}",
+                               {"contact_id": contact_id, "kind": "follow_up", "step": step, "subject": subject,
+                                "conversation_id": conversation_id, "silent_since": at.isoformat(), "context": {}}))
+    return events
+
+
+CART_SQL = """
+SELECT k.id, k.contact_id, k.last_activity_at, k.checkout_url, k.total, k.currency
+FROM crm.carts k JOIN crm.contacts c ON c.id = k.contact_id
+WHERE k.status IN ('open', 'abandoned') AND NOT c.opted_out AND k.last_activity_at IS NOT NULL
+  AND k.last_activity_at <= %(now)s - interval '1 hour' AND k.last_activity_at > %(now)s - interval '7 days'
+"""
+
+
+def due_carts(conn: psycopg.Connection, now: datetime) -> list[DueEvent]:
+    events = []
+    for cart_id, contact_id, active_at, url, total, currency in conn.execute(CART_SQL, {"now": now}).fetchall():
+        step = _step((now - active_at).total_seconds() / 3600, CART_STEPS)
+        if step is None:
+            continue
+        subject = f"{cart_id}:{int(active_at.timestamp())}"  # activity on the cart starts over
+        events.append(DueEvent("cart.abandoned", "cart", str(cart_id), f"cart.abandoned:{subject}:{step}",
+                               {"contact_id": contact_id, "kind": "cart", "step": step, "subject": subject,
+                                "context": {"checkout_url": url or "", "amount": f"{total} {currency}"}}))
+    return events
+
+
+INVOICE_SQL = """
+SELECT i.id, i.contact_id, i.invoice_number, i.amount, i.currency, i.due_at
+FROM crm.invoices i JOIN crm.contacts c ON c.id = i.contact_id
+WHERE i.status IN ('open', 'overdue') AND i.paid_at IS NULL AND i.due_at IS NOT NULL AND NOT c.opted_out
+"""
+
+
+def due_payments(conn: psycopg.Connection, now: datetime, timezone: str) -> list[DueEvent]:
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    events = []
+    for invoice_id, contact_id, number, amount, currency, due_at in conn.execute(INVOICE_SQL).fetchall():
+        step = PAYMENT_STEPS.get((due_at.astimezone(ZoneInfo(timezone)).date() - today).days)
+        if step is None:
+            continue
+        events.append(DueEvent("payment.reminder_due", "invoice", str(invoice_id),
+                               f"payment.reminder_due:{invoice_id}:{step}",
+                               {"contact_id": contact_id, "kind": "payment", "step": step, "subject": str(invoice_id),
+                                "context": {"invoice": number, "amount": f"{amount} {currency}"}}))
+    return events
+
+
+def raise_events(conn: psycopg.Connection, events: list[DueEvent], now: datetime) -> int:
+    """Writes the events (one transaction), raised at `now`; returns how many were new."""
+    new = 0
+    with conn.transaction():
+        for event in events:
+            row = conn.execute(
+                "INSERT INTO crm.automation_events (event_type, subject_type, subject_id, payload, idempotency_key, "
+                "target, created_at) VALUES (%s, %s, %s, %s, %s, 'n8n', %s) ON CONFLICT (idempotency_key) DO NOTHING "
+                "RETURNING id",
+                (event.event_type, event.subject_type, event.subject_id, json.dumps(event.payload, default=str),
+                 event.key, now)).fetchone()
+            new += row is not None
+    return new

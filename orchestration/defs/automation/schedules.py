@@ -1,0 +1,57 @@
+"""When automation acts (flows 8, 12, 13): the schedules raise the events that are due; the worker's dispatcher
+delivers them to n8n or the local actions. Ticking twice raises nothing new (each event's key is its subject and
+step). (No `from __future__ import annotations`: Dagster inspects the signatures.)"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from orchestration.defs.automation.due import due_carts, due_follow_ups, due_payments, raise_events
+from orchestration.defs.resources import WarehouseResource
+
+
+def tick(warehouse: WarehouseResource, flows: tuple[str, ...], now: datetime, timezone: str) -> dict[str, int]:
+    """Raises what is due for `flows` (follow_up, cart, payment); returns the new events per flow."""
+    finders = {"follow_up": lambda conn: due_follow_ups(conn, now), "cart": lambda conn: due_carts(conn, now),
+               "payment": lambda conn: due_payments(conn, now, timezone)}
+    raised = {}
+    with warehouse.connect() as conn:
+        for flow in flows:
+            raised[flow] = raise_events(conn, finders[flow](conn), now)
+    return raised
+
+
+def _evaluate(context: dg.ScheduleEvaluationContext | dg.SensorEvaluationContext, warehouse: WarehouseResource,
+              flows: tuple[str, ...]) -> dg.SkipReason:
+    from crm.settings import get_settings
+
+    raised = tick(warehouse, flows, datetime.now(UTC), get_settings().business_timezone)
+    context.log.info(f"automation events raised: {raised}")
+    # The events are the output (the dispatcher acts on them): no Dagster run to launch.
+    return dg.SkipReason(f"raised {raised}")
+
+
+automation_events_job = dg.define_asset_job("automation_events_job", selection=dg.AssetSelection.groups("crm"),
+                                            description="Placeholder target: the automation schedules raise events "
+                                                        "and launch no run.")
+
+
+@dg.schedule(job=automation_events_job, cron_schedule="0 * * * *", execution_timezone="America/Panama",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def follow_up_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
+    """Flow 8, hourly: 24 h of silence → value-add, 96 h → soft urgency, 168 h → last chance with an opt-out offer,
+    14 days → passive nurturing; a reply ends the sequence."""
+    return _evaluate(context, warehouse, ("follow_up",))
+
+
+@dg.sensor(job=automation_events_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+def cart_recovery_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
+    """Flow 12: carts idle for 1 h, then 24 h."""
+    return _evaluate(context, warehouse, ("cart",))
+
+
+@dg.schedule(job=automation_events_job, cron_schedule="0 9 * * *", execution_timezone="America/Panama",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def payment_reminder_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
+    """Flow 13, daily at 09:00: invoices due in 3 days, due today, 1 and 7 days overdue."""
+    return _evaluate(context, warehouse, ("payment",))
