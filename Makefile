@@ -40,7 +40,7 @@ stop:
 	@if [ -x $(CRM) ]; then $(CRM) stop --db; fi
 
 test: venv
-	@.venv/bin/python -m pytest $(PYTEST_ARGS)
+	@n8n_bin="$$(bash scripts/install_n8n.sh)" && N8N_BIN="$$n8n_bin" .venv/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: venv
 	@.venv/bin/python bench/ingest.py $(BENCH_ARGS)

@@ -206,3 +206,32 @@ async def test_the_action_api_n8n_calls(clean_db: str, db: psycopg.AsyncConnecti
     assert unknown.status_code == 404 and bad_step.status_code == 422
     assert automated_messages(clean_db) == ["Hola Ana, dejaste productos en tu carrito. Puedes completar tu compra "
                                             "aquí: https://shop.example/c/9"]
+
+
+async def test_passive_leads_are_nurtured_weekly_and_hot_ones_get_a_closing_offer(clean_db: str) -> None:
+    contact, conversation = setup_conversation(clean_db)
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute("UPDATE crm.contacts SET lead_category = 'warm' WHERE id = %s", (contact,))
+        conn.execute("UPDATE crm.conversations SET last_intent = 'pricing_question' WHERE id = %s", (conversation,))
+    assert ticks(clean_db, 24 * 6, ("nurturing",)) == {"nurturing": 0}, "not passive yet"
+    assert ticks(clean_db, 24 * 8, ("nurturing",)) == {"nurturing": 1}
+    assert ticks(clean_db, 24 * 9, ("nurturing",)) == {"nurturing": 0}, "one a week"
+    assert ticks(clean_db, 24 * 15, ("nurturing",)) == {"nurturing": 1}
+    with psycopg.connect(clean_db) as conn:
+        content = conn.execute("SELECT payload->'context'->>'content' FROM crm.automation_events").fetchone()[0]
+    assert "presupuesto" in content, "matched to what they asked about"
+
+    with psycopg.connect(clean_db, autocommit=True) as conn:  # a hot lead asking to buy, then nothing
+        conn.execute("DELETE FROM crm.automation_events")
+        message = conn.execute("SELECT id FROM crm.messages LIMIT 1").fetchone()[0]
+        conn.execute("INSERT INTO crm.intent_detections (message_id, contact_id, source, model, primary_intent, "
+                     "confidence, created_at) VALUES (%s, %s, 'pipeline', 'local', 'purchase_inquiry', 0.9, %s)",
+                     (message, contact, T0))
+        conn.execute("INSERT INTO crm.automation_events (event_type, subject_type, subject_id, payload, "
+                     "idempotency_key, created_at) VALUES ('lead.hot', 'contact', %s, '{}', 'hot-1', %s)",
+                     (str(contact), T0))
+    assert ticks(clean_db, 5, ("closer",)) == {"closer": 0}, "gives them 6 h first"
+    assert ticks(clean_db, 7, ("closer",)) == {"closer": 1}
+    assert ticks(clean_db, 8, ("closer",)) == {"closer": 0}
+    await dispatch(clean_db, 8)
+    assert "10% de descuento" in automated_messages(clean_db)[-1], "within the configured maximum discount"

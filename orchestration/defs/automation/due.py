@@ -65,6 +65,65 @@ def due_follow_ups(conn: psycopg.Connection, now: datetime) -> list[DueEvent]:
     return events
 
 
+# Flow 11: a hot lead (from the lead.hot events) with purchase intent and no order since, after `wait_hours`.
+CLOSER_SQL = """
+SELECT DISTINCT ON (e.subject_id) e.subject_id::bigint AS contact_id, e.created_at, e.payload->>'message_id'
+FROM crm.automation_events e JOIN crm.contacts c ON c.id = e.subject_id::bigint
+WHERE e.event_type = 'lead.hot' AND NOT c.opted_out
+  AND e.created_at <= %(now)s - make_interval(hours => %(wait)s) AND e.created_at > %(now)s - interval '14 days'
+  AND EXISTS (SELECT 1 FROM crm.intent_detections d WHERE d.contact_id = c.id
+              AND d.primary_intent IN ('purchase_inquiry', 'pricing_question'))
+  AND NOT EXISTS (SELECT 1 FROM crm.orders o WHERE o.contact_id = c.id AND coalesce(o.placed_at, o.created_at)
+                  >= e.created_at)
+ORDER BY e.subject_id, e.created_at DESC
+"""
+
+
+def due_closers(conn: psycopg.Connection, now: datetime, wait_hours: int, max_discount: int) -> list[DueEvent]:
+    events = []
+    for contact_id, hot_at, _ in conn.execute(CLOSER_SQL, {"now": now, "wait": wait_hours}).fetchall():
+        product = conn.execute(
+            "SELECT p.name FROM crm.intent_detections d, jsonb_array_elements_text(coalesce(d.entities->'products', "
+            "'[]'::jsonb)) AS mentioned JOIN crm.products p ON p.sku = mentioned OR p.name = mentioned "
+            "WHERE d.contact_id = %s ORDER BY d.id DESC LIMIT 1", (contact_id,)).fetchone()
+        subject = f"{contact_id}:{int(hot_at.timestamp())}"
+        events.append(DueEvent("closer.due", "contact", str(contact_id), f"closer.due:{subject}:1",
+                               {"contact_id": contact_id, "kind": "closing", "step": "1", "subject": subject,
+                                "context": {"discount": str(max_discount),
+                                            "product": product[0] if product else None}}))
+    return events
+
+
+# Flow 10: passive leads (cold or warm, last message 7-60 days ago, no order since) get one piece of content a week.
+NURTURING_SQL = """
+SELECT c.id, c.lead_category, v.last_intent, max(coalesce(m.sent_at, m.created_at)) AS last_at
+FROM crm.contacts c JOIN crm.conversations v ON v.contact_id = c.id
+JOIN crm.messages m ON m.contact_id = c.id AND m.direction = 'inbound'
+WHERE NOT c.opted_out AND c.lead_category IN ('cold', 'warm')
+  AND NOT EXISTS (SELECT 1 FROM crm.orders o WHERE o.contact_id = c.id)
+GROUP BY c.id, c.lead_category, v.last_intent
+HAVING max(coalesce(m.sent_at, m.created_at)) <= %(now)s - interval '7 days'
+   AND max(coalesce(m.sent_at, m.created_at)) > %(now)s - interval '60 days'
+"""
+NURTURING_CONTENT = {
+    "pricing_question": "cómo elegir según tu presupuesto: comparativa de precios y financiamiento.",
+    "product_info": "guía rápida para comparar modelos antes de comprar.",
+    "purchase_inquiry": "las novedades que llegaron esta semana.",
+}
+
+
+def due_nurturing(conn: psycopg.Connection, now: datetime) -> list[DueEvent]:
+    events = []
+    for contact_id, _, last_intent, last_at in conn.execute(NURTURING_SQL, {"now": now}).fetchall():
+        week = (now - last_at).days // 7  # one drip a week of silence
+        subject = f"{contact_id}:{int(last_at.timestamp())}"
+        content = NURTURING_CONTENT.get(last_intent or "", "consejos y ofertas de la semana.")
+        events.append(DueEvent("nurturing.due", "contact", str(contact_id), f"nurturing.due:{subject}:{week}",
+                               {"contact_id": contact_id, "kind": "nurturing", "step": "1", "subject": f"{subject}:{week}",
+                                "context": {"content": content}}))
+    return events
+
+
 CART_SQL = """
 SELECT k.id, k.contact_id, k.last_activity_at, k.checkout_url, k.total, k.currency
 FROM crm.carts k JOIN crm.contacts c ON c.id = k.contact_id

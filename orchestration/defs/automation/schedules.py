@@ -6,14 +6,24 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.defs.automation.due import due_carts, due_follow_ups, due_payments, raise_events
+from orchestration.defs.automation.due import (
+    due_carts,
+    due_closers,
+    due_follow_ups,
+    due_nurturing,
+    due_payments,
+    raise_events,
+)
 from orchestration.defs.resources import WarehouseResource
 
 
-def tick(warehouse: WarehouseResource, flows: tuple[str, ...], now: datetime, timezone: str) -> dict[str, int]:
-    """Raises what is due for `flows` (follow_up, cart, payment); returns the new events per flow."""
+def tick(warehouse: WarehouseResource, flows: tuple[str, ...], now: datetime, timezone: str,
+         closer_wait_hours: int = 6, closer_max_discount: int = 10) -> dict[str, int]:
+    """Raises what is due for `flows` (follow_up, nurturing, closer, cart, payment); returns new events per flow."""
     finders = {"follow_up": lambda conn: due_follow_ups(conn, now), "cart": lambda conn: due_carts(conn, now),
-               "payment": lambda conn: due_payments(conn, now, timezone)}
+               "payment": lambda conn: due_payments(conn, now, timezone),
+               "nurturing": lambda conn: due_nurturing(conn, now),
+               "closer": lambda conn: due_closers(conn, now, closer_wait_hours, closer_max_discount)}
     raised = {}
     with warehouse.connect() as conn:
         for flow in flows:
@@ -55,3 +65,16 @@ def cart_recovery_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
 def payment_reminder_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
     """Flow 13, daily at 09:00: invoices due in 3 days, due today, 1 and 7 days overdue."""
     return _evaluate(context, warehouse, ("payment",))
+
+
+@dg.sensor(job=automation_events_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
+def nurturing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
+    """Flow 10: passive leads (cold or warm, silent 7-60 days, no order) get one piece of content a week, matched
+    to what they asked about."""
+    return _evaluate(context, warehouse, ("nurturing",))
+
+
+@dg.sensor(job=automation_events_job, minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING)
+def ai_closer_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
+    """Flow 11: hot leads with purchase intent and no order 6 h later get a closing offer (at most 10 % off)."""
+    return _evaluate(context, warehouse, ("closer",))

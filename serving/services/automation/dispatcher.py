@@ -91,6 +91,13 @@ async def dispatch_due(session: AsyncSession, settings: Settings, now: datetime,
     return report
 
 
+def _ok(response: httpx.Response) -> bool:
+    try:
+        return response.json().get("ok") is True
+    except (ValueError, AttributeError):
+        return False
+
+
 async def _deliver(session: AsyncSession, settings: Settings, event: AutomationEvent, now: datetime,
                    http: httpx.AsyncClient | None) -> datetime | None:
     """Sends the event; returns when to retry if it must wait, None once done; raises on failure."""
@@ -107,7 +114,9 @@ async def _deliver(session: AsyncSession, settings: Settings, event: AutomationE
         finally:
             if http is None:
                 await client.aclose()
-        if response.status_code >= 300:
+        # Delivered only on the workflow's own `{"ok": true}`: while n8n starts up it answers 200 to anything
+        # ("n8n is starting up"), and an unregistered webhook answers 404.
+        if response.status_code >= 300 or not _ok(response):
             raise RuntimeError(f"n8n answered {response.status_code}: {response.text[:200]}")
         event.target = "n8n"
         return None
