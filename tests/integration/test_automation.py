@@ -235,3 +235,34 @@ async def test_passive_leads_are_nurtured_weekly_and_hot_ones_get_a_closing_offe
     assert ticks(clean_db, 8, ("closer",)) == {"closer": 0}
     await dispatch(clean_db, 8)
     assert "10% de descuento" in automated_messages(clean_db)[-1], "within the configured maximum discount"
+
+
+async def test_alerts_raise_once_per_condition_and_bucket(clean_db: str) -> None:
+    import dagster as dg
+
+    from orchestration.defs.automation.alerts import check_alerts, failed_check_alerts
+    from orchestration.defs.automation.due import raise_events
+
+    contact, conversation = setup_conversation(clean_db)
+    now = T0 + timedelta(hours=1)
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO crm.automation_events (event_type, subject_type, subject_id, payload, "
+                     "idempotency_key, created_at) VALUES ('lead.hot', 'contact', %s, '{}', 'hot-x', %s)",
+                     (str(contact), now - timedelta(minutes=20)))
+        for n in range(6):
+            conn.execute("INSERT INTO crm.sentiment_analyses (contact_id, source, model, sentiment, score, "
+                         "confidence, urgency_level, churn_risk, created_at) VALUES (%s, 'pipeline', 'local', "
+                         "'negative', -0.8, 0.9, 'high', 4, %s)", (contact, now - timedelta(minutes=n + 1)))
+        for n in range(25):
+            conn.execute("INSERT INTO crm.raw_webhook_events (body_sha256, signature_state, processing_status, "
+                         "received_at) VALUES (%s, 'valid', %s, %s)",
+                         (f"sha-{n}".encode(), "dead_letter" if n < 3 else "processed", now - timedelta(minutes=5)))
+    with psycopg.connect(clean_db) as conn:
+        alerts = check_alerts(conn, now)
+        names = sorted(a.payload["alert"] for a in alerts)
+        assert names == ["dead_letters", "hot_lead_unattended", "negative_sentiment_spike", "webhook_error_rate"]
+        assert raise_events(conn, alerts, now) == 4
+        assert raise_events(conn, check_alerts(conn, now + timedelta(minutes=5)), now) == 0, "same bucket: once"
+    (failed,) = failed_check_alerts([("warehouse/contacts_clean", "emails_are_well_formed", "run-1")])
+    assert failed.payload["alert"] == "data_quality_check_failed" and "emails_are_well_formed" in failed.key
+    assert dg  # the sensor itself is covered by the definitions test

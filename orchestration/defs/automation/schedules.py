@@ -78,3 +78,34 @@ def nurturing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseRe
 def ai_closer_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
     """Flow 11: hot leads with purchase intent and no order 6 h later get a closing offer (at most 10 % off)."""
     return _evaluate(context, warehouse, ("closer",))
+
+
+@dg.sensor(job=automation_events_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+def alerts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    """Flow 22: hot lead unattended, negative-sentiment spike, first-response SLA breaches, escalation backlog,
+    dead letters, webhook error rate, model drift, and data-quality checks that failed since the last tick."""
+    from orchestration.defs.automation.alerts import check_alerts, failed_check_alerts
+
+    failures, cursor = _failed_checks(context.instance, int(context.cursor or 0))
+    now = datetime.now(UTC)
+    with warehouse.connect() as conn:
+        raised = raise_events(conn, check_alerts(conn, now) + failed_check_alerts(failures), now)
+    return dg.SensorResult(skip_reason=f"raised {raised} alert(s)", cursor=str(cursor))
+
+
+def _failed_checks(instance: dg.DagsterInstance, after: int) -> tuple[list[tuple[str, str, str]], int]:
+    """Asset-check evaluations that failed after event-log id `after`, and the new cursor."""
+    from dagster import DagsterEventType, EventRecordsFilter
+
+    try:
+        records = instance.get_event_records(
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after), limit=500,
+            ascending=True)
+    except dg.DagsterInvariantViolationError:  # run-sharded storage (SQLite dev instances) can't page by id
+        return [], after
+    failures = []
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if not evaluation.passed:
+            failures.append((evaluation.asset_key.to_user_string(), evaluation.check_name, record.run_id))
+    return failures, max([after, *(r.storage_id for r in records)])

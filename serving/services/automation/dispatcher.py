@@ -123,7 +123,9 @@ async def _deliver(session: AsyncSession, settings: Settings, event: AutomationE
     event.target = "local"
     kind = LOCAL_ACTIONS.get(event.event_type)
     if kind is None:
-        return None  # nothing local subscribes: delivered to nobody, on record
+        if event.event_type == "alert.raised":  # without n8n's Slack and email, the log is where alerts go
+            log.warning("automation.alert", alert=event.payload.get("alert"), detail=event.payload.get("detail"))
+        return None  # nothing else local subscribes: delivered to nobody, on record
     payload = event.payload
     result = await send_automation_message(
         session, settings, contact_id=int(payload["contact_id"]), kind=kind, step=str(payload["step"]),

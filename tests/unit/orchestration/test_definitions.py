@@ -26,8 +26,8 @@ def test_the_code_location_snapshot() -> None:
                                                             "daily_refresh_job"]
     assert sorted(schedule.name for schedule in defs.schedules or []) == [
         "daily_refresh_schedule", "follow_up_schedule", "payment_reminder_schedule"]
-    assert sorted(sensor.name for sensor in defs.sensors or []) == ["ai_closer_sensor", "cart_recovery_sensor",
-                                                                   "new_contacts_sensor", "nurturing_sensor"]
+    assert sorted(sensor.name for sensor in defs.sensors or []) == [
+        "ai_closer_sensor", "alerts_sensor", "cart_recovery_sensor", "new_contacts_sensor", "nurturing_sensor"]
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     warehouse = sorted(k for k in keys if k.startswith("warehouse/"))
     assert warehouse == ["warehouse/contact_clusters", "warehouse/contacts_clean", "warehouse/contacts_enriched",
