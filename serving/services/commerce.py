@@ -22,6 +22,7 @@ from crm.db.models import Cart, CartItem, Contact, ContactIdentity, Invoice, Ord
 from serving.schemas.commerce import (DEFAULT_PHONE_REGION, CartIn, CustomerIn, InvoiceIn, OrderIn,
                                       UpsertedItem)
 from serving.services.identity import Identity, add_identity
+from serving.services.automation.events import raise_event
 
 __all__ = ["DEFAULT_PHONE_REGION", "CommerceInputError", "resolve_customer", "upsert_carts",
            "upsert_invoices", "upsert_orders"]
@@ -145,6 +146,14 @@ async def upsert_orders(session: AsyncSession, orders: Sequence[OrderIn], source
     ]
     items = await _upsert(session, Order, headers, OrderLine, OrderLine.order_id,
                           ("sku", "name", "quantity", "unit_price", "line_total", "product_id"))
+    by_external = {header.external_id: header.values for header in headers}
+    for item in items:
+        if item.created:
+            values = by_external[item.external_id]
+            await raise_event(session, "order.created", "order", item.id, {
+                "order_id": item.id, "order_number": values["order_number"], "contact_id": values["contact_id"],
+                "total": str(values["total"]), "currency": values["currency"], "status": values["status"],
+                "source": source})
     log.info("commerce.orders_upserted", source=source, received=len(orders),
              created=sum(1 for item in items if item.created))
     return items

@@ -120,6 +120,7 @@ async def test_thanks_resolves_and_the_sweep_closes_with_a_csat_list_inside_the_
     finally:
         await engine.dispose()
     assert report.closed == {"resolved_by_bot": 1} and report.csat_sent == 1
+    assert await count(db, "automation_events", "event_type = 'conversation.closed'") == 2, "idle + resolved"
     await drain(clean_db)
     survey = sandbox_requests(sandbox)[-1]["body"]
     assert survey["to"] == "50761234567" and survey["interactive"]["type"] == "list"

@@ -80,6 +80,8 @@ async def test_worker_creates_contact_and_conversation_and_reuses_them(
     assert conversation["last_inbound_at"].timestamp() == (T0 + 60)
     assert await count(db, "messages", "conversation_id = %s AND direction = 'inbound'", conversation["id"]) == 2
     assert await count(db, "messages", "processed_at IS NULL OR contact_id IS NULL") == 0
+    assert await count(db, "automation_events", "event_type = 'message.received' AND (payload->>'conversation_id')::bigint = %s",
+                       conversation["id"]) == 2, "one event per message"
     # One reply per message, through the outbox and the Graph sandbox; when the second message arrived before the
     # first reply went out, the first reply is superseded (a burst gets one answer).
     sent = await count(db, "outbound_messages", "conversation_id = %s AND status = 'sent'", conversation["id"])
