@@ -67,11 +67,12 @@ class Settings(BaseSettings):
     # Local NLU models (trained from ml/data by `crm nlu train`, or on first use)
     nlu_model_dir: Path = PROJECT_ROOT / ".local" / "models" / "nlu"
 
-    # Automation (flows 8, 10-13, 22): events go to n8n when N8N_WEBHOOK_BASE_URL is set (each signed with
-    # N8N_WEBHOOK_SECRET), else straight to the local actions. Automated messages respect quiet hours (business
-    # time zone) and a daily cap per contact.
-    n8n_webhook_base_url: str | None = None
-    n8n_webhook_secret: str | None = None
+    # Automation (flows 8, 10-13, 22): events go to n8n when N8N_BASE_URL is set (n8n listens on
+    # http://127.0.0.1:5678 by default; each event signed with AUTOMATION_WEBHOOK_SECRET), else straight to the local
+    # actions, so an install without n8n works alone. Automated messages respect quiet hours (business time zone)
+    # and a daily cap per contact.
+    n8n_base_url: str | None = None
+    automation_webhook_secret: str | None = None
     automation_max_attempts: int = 8
     automation_quiet_start_hour: int = 21
     automation_quiet_end_hour: int = 8
@@ -94,10 +95,6 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-5-mini"
     anthropic_model: str = "claude-sonnet-4-6"
     gemini_model: str = "gemini-2.5-flash"
-
-    # Automation / n8n
-    automation_webhook_secret: str | None = None
-    n8n_base_url: str = "http://127.0.0.1:5678"
 
     @field_validator("meta_app_secret", "llm_providers", mode="before")
     @classmethod

@@ -5,7 +5,7 @@ broken). Run it after changing a flow: `.venv/bin/python n8n/build_workflows.py`
 
 The CRM posts each event to `<N8N base>/webhook/crm-<NN>` (serving/services/automation/dispatcher.py) and counts it
 delivered only on `{"ok": true}`. Environment n8n needs: AUTOMATION_WEBHOOK_SECRET (= the CRM's
-N8N_WEBHOOK_SECRET), CRM_API_BASE_URL, N8N_BLOCK_ENV_ACCESS_IN_NODE=false, NODE_FUNCTION_ALLOW_BUILTIN=crypto;
+AUTOMATION_WEBHOOK_SECRET), CRM_API_BASE_URL, N8N_BLOCK_ENV_ACCESS_IN_NODE=false, NODE_FUNCTION_ALLOW_BUILTIN=crypto;
 for 07 and 22 SLACK_WEBHOOK_URL, and for 22 an SMTP credential (`crmSmtp00000001`) and ALERT_EMAIL_TO.
 """
 
@@ -57,9 +57,10 @@ MESSAGE_FLOWS = {
     "12": ("crmCartRecovry12", "12 - cart recovery"),
     "13": ("crmPaymentRem013", "13 - payment reminders"),
 }
-MESSAGE_BODY = ("={{ JSON.stringify({ contact_id: $json.event.payload.contact_id, kind: $json.event.payload.kind, "
+MESSAGE_BODY = ("={{ JSON.stringify({ contact_id: $json.event.payload.contact_id, "
                 "step: String($json.event.payload.step), subject: String($json.event.payload.subject), "
-                "raised_at: $json.event.raised_at, context: $json.event.payload.context || {} }) }}")
+                "raised_at: $json.event.raised_at, context: $json.event.payload.context || {}, "
+                "conversation_id: $json.event.payload.conversation_id ?? null }) }}")
 
 
 def node(n: int, flow: str, name: str, kind: str, version: float, position: tuple[int, int], parameters: dict,
@@ -105,8 +106,10 @@ def workflow(flow: str, workflow_id: str, name: str, actions: list[dict], action
                                 "operator": {"type": "boolean", "operation": "true", "singleValue": True}}],
                 "combinator": "and"},
             "options": {}}),
+        # `result`: the action's answer, so the CRM retries a deferral (quiet hours, daily cap) at its retry_at.
         respond(4, flow, "Respond 200 ok", 200,
-                "={{ { ok: true, event_id: $('Verify HMAC signature').item.json.event_id } }}", (1200, 0)),
+                "={{ { ok: true, event_id: $('Verify HMAC signature').item.json.event_id, result: $json } }}",
+                (1200, 0)),
         respond(5, flow, "Respond 502 action failed", 502,
                 "={{ { ok: false, error: 'action failed', event_id: $('Verify HMAC signature').item.json.event_id "
                 "} }}", (1200, 200)),
@@ -133,7 +136,8 @@ def workflow(flow: str, workflow_id: str, name: str, actions: list[dict], action
 
 
 def message_flow(flow: str, workflow_id: str, name: str) -> dict:
-    action = http(10, flow, "Send via CRM action", "={{ $env.CRM_API_BASE_URL }}/api/v1/automation/messages",
+    action = http(10, flow, "Send via CRM action",
+                  "={{ $env.CRM_API_BASE_URL + '/api/v1/automation/actions/' + $json.event.payload.kind }}",
                   MESSAGE_BODY, (720, 100))
     return workflow(flow, workflow_id, name, [action],
                     {"Send via CRM action": link("Respond 200 ok", "Respond 502 action failed")})

@@ -18,14 +18,18 @@ console = Console()
 
 def run_automation() -> None:
     from crm.settings import get_settings
+    from orchestration.defs.automation.alerts import check_alerts
+    from orchestration.defs.automation.due import raise_events
     from orchestration.defs.automation.schedules import tick
     from orchestration.defs.resources import WarehouseResource
 
     database_url = os.environ["DATABASE_URL"]
     settings = get_settings()
     now = datetime.now(UTC)
-    raised = tick(WarehouseResource(dsn=database_url), ("follow_up", "cart", "payment"), now,
-                  settings.business_timezone)
+    warehouse = WarehouseResource(dsn=database_url)
+    raised = tick(warehouse, ("follow_up", "nurturing", "closer", "cart", "payment"), now, settings.business_timezone)
+    with warehouse.connect() as conn:  # the alerts sensor's conditions (its Dagster-event-log part aside)
+        raised["alerts"] = raise_events(conn, check_alerts(conn, now), now)
     asyncio.run(_dispatch(database_url, now))
     with psycopg.connect(plain_url(database_url)) as conn:
         rows = conn.execute(
@@ -34,7 +38,7 @@ def run_automation() -> None:
             "string_agg(DISTINCT payload->'result'->>'reason', ', ') FROM crm.automation_events "
             "GROUP BY event_type ORDER BY event_type").fetchall()
     table = Table(title=f"Automation events (this tick raised {sum(raised.values())}; "
-                        f"{'n8n' if settings.n8n_webhook_base_url else 'direct mode: local actions'})")
+                        f"{'n8n' if settings.n8n_base_url else 'direct mode: local actions'})")
     for column in ("event", "raised", "delivered", "messages queued", "not sent because"):
         table.add_column(column)
     for event_type, total, delivered, queued, reasons in rows:

@@ -93,7 +93,7 @@ async def queue_message(session: AsyncSession, *, conversation: Conversation, co
                         text_body: str, quick_replies: list[QuickReply] | None = None,
                         in_reply_to: Message | None = None, recipient: str | None = None,
                         payload: dict | None = None, kind: str | None = None,
-                        delay_s: float = 0.0) -> OutboundMessage | None:
+                        delay_s: float = 0.0, created_at: datetime | None = None) -> OutboundMessage | None:
     """Queue one message and its send job in the caller's transaction; a key queued before returns None."""
     if payload is None:
         payload = (whatsapp_message(text_body, quick_replies or []) if conversation.channel == "whatsapp"
@@ -109,6 +109,7 @@ async def queue_message(session: AsyncSession, *, conversation: Conversation, co
             in_reply_to_message_id=in_reply_to.id if in_reply_to is not None else None,
             channel=conversation.channel, account_external_id=conversation.account_external_id,
             recipient_external_id=recipient, kind=kind, text=text_body, payload=payload,
+            **({"created_at": created_at} if created_at is not None else {}),
         ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboundMessage)
     )).scalar_one_or_none()
     if inserted is None:

@@ -124,7 +124,8 @@ async def test_quiet_hours_defer_and_the_daily_cap_holds(clean_db: str) -> None:
 
     ticks(clean_db, 97)
     report = await dispatch(clean_db, 97.2, automation_daily_cap=0)
-    assert events(clean_db)[-1][3:] == ("skipped", "frequency_cap")
+    assert report.deferred == 1 and events(clean_db)[-1][2:] == ("pending", "deferred", "frequency_cap"), \
+        "over the cap a message waits, it is not dropped"
 
 
 async def test_carts_and_invoices(clean_db: str) -> None:
@@ -143,11 +144,17 @@ async def test_carts_and_invoices(clean_db: str) -> None:
     assert ticks(clean_db, 3, ("payment",)) == {"payment": 0}
     assert ticks(clean_db, 24, ("payment",)) == {"payment": 1}, "tomorrow F-0 is a day overdue"
     await dispatch(clean_db, 3)
-    assert len(automated_messages(clean_db)) == 2, "six due, but at most two automated messages a day"
-    await dispatch(clean_db, 3, automation_daily_cap=10)  # the capped ones were skipped, not retried
-    assert len(automated_messages(clean_db)) == 2
+    assert len(automated_messages(clean_db)) == 2, "at most two automated messages a day"
+    await dispatch(clean_db, 3.1, automation_daily_cap=10)
+    assert len(automated_messages(clean_db)) == 2, "the capped ones wait for their retry time"
+    with psycopg.connect(clean_db) as conn:
+        due = conn.execute("SELECT count(*) FROM crm.automation_events WHERE event_type IN ('cart.abandoned', "
+                           "'payment.reminder_due')").fetchone()[0]
+    for day in range(1, 7):  # a day later, two more each day
+        await dispatch(clean_db, 3 + 24 * day + 0.5)
     texts = automated_messages(clean_db)
-    assert any("https://shop.example/c/9" in t for t in texts)
+    assert len(texts) == due, "none dropped"
+    assert any("https://shop.example/c/9" in t for t in texts) and any("F-7" in t for t in texts)
 
 
 @respx.mock
@@ -161,7 +168,7 @@ async def test_with_n8n_events_are_signed_retried_and_dead_lettered(clean_db: st
         return httpx.Response(200, json={"ok": True})
 
     respx.post("http://n8n.test/webhook/crm-08").mock(side_effect=n8n)
-    n8n_settings = {"n8n_webhook_base_url": "http://n8n.test", "n8n_webhook_secret": "s3cret"}
+    n8n_settings = {"n8n_base_url": "http://n8n.test", "automation_webhook_secret": "s3cret"}
     report = await dispatch(clean_db, 25.1, **n8n_settings)
     assert report.delivered == 1 and len(received) == 1
     request = received[0]
@@ -191,19 +198,21 @@ async def test_the_action_api_n8n_calls(clean_db: str, db: psycopg.AsyncConnecti
 
     contact, _ = setup_conversation(clean_db)
     automation, read = await add_api_key(db, "automation"), await add_api_key(db, "read")
-    body = {"contact_id": contact, "kind": "cart", "step": "1", "subject": "cart-9",
+    body = {"contact_id": contact, "step": "1", "subject": "cart-9",
             "raised_at": datetime.now(UTC).isoformat(), "context": {"checkout_url": "https://shop.example/c/9"}}
     async with api_client(make_settings(clean_db, automation_quiet_start_hour=0, automation_quiet_end_hour=0)) as api:
-        assert (await api.post("/api/v1/automation/messages", json=body, headers=read)).status_code == 403
-        first = await api.post("/api/v1/automation/messages", json=body, headers=automation)
-        again = await api.post("/api/v1/automation/messages", json=body, headers=automation)
-        unknown = await api.post("/api/v1/automation/messages", json={**body, "contact_id": 999999},
+        assert (await api.post("/api/v1/automation/actions/cart_recovery", json=body, headers=read)).status_code == 403
+        first = await api.post("/api/v1/automation/actions/cart_recovery", json=body, headers=automation)
+        again = await api.post("/api/v1/automation/actions/cart_recovery", json=body, headers=automation)
+        unknown = await api.post("/api/v1/automation/actions/cart_recovery", json={**body, "contact_id": 999999},
                                  headers=automation)
-        bad_step = await api.post("/api/v1/automation/messages", json={**body, "step": "9"}, headers=automation)
+        bad_step = await api.post("/api/v1/automation/actions/cart_recovery", json={**body, "step": "9"},
+                                  headers=automation)
+        bad_kind = await api.post("/api/v1/automation/actions/discount", json=body, headers=automation)
     assert first.status_code == 200 and first.json()["status"] == "queued" and first.json()["outbound_id"]
     assert again.json() == {"status": "duplicate", "reason": "already sent for this step", "outbound_id": None,
                             "retry_at": None}
-    assert unknown.status_code == 404 and bad_step.status_code == 422
+    assert unknown.status_code == 404 and bad_step.status_code == 422 and bad_kind.status_code == 422
     assert automated_messages(clean_db) == ["Hola Ana, dejaste productos en tu carrito. Puedes completar tu compra "
                                             "aquí: https://shop.example/c/9"]
 
@@ -213,10 +222,10 @@ async def test_passive_leads_are_nurtured_weekly_and_hot_ones_get_a_closing_offe
     with psycopg.connect(clean_db, autocommit=True) as conn:
         conn.execute("UPDATE crm.contacts SET lead_category = 'warm' WHERE id = %s", (contact,))
         conn.execute("UPDATE crm.conversations SET last_intent = 'pricing_question' WHERE id = %s", (conversation,))
-    assert ticks(clean_db, 24 * 6, ("nurturing",)) == {"nurturing": 0}, "not passive yet"
-    assert ticks(clean_db, 24 * 8, ("nurturing",)) == {"nurturing": 1}
-    assert ticks(clean_db, 24 * 9, ("nurturing",)) == {"nurturing": 0}, "one a week"
-    assert ticks(clean_db, 24 * 15, ("nurturing",)) == {"nurturing": 1}
+    assert ticks(clean_db, 24 * 14, ("nurturing",)) == {"nurturing": 0}, "the follow-up sequence comes first"
+    assert ticks(clean_db, 24 * 16, ("nurturing",)) == {"nurturing": 1}
+    assert ticks(clean_db, 24 * 17, ("nurturing",)) == {"nurturing": 0}, "one a week"
+    assert ticks(clean_db, 24 * 22, ("nurturing",)) == {"nurturing": 1}
     with psycopg.connect(clean_db) as conn:
         content = conn.execute("SELECT payload->'context'->>'content' FROM crm.automation_events").fetchone()[0]
     assert "presupuesto" in content, "matched to what they asked about"
@@ -263,3 +272,20 @@ async def test_alerts_raise_once_per_condition_and_bucket(clean_db: str) -> None
         assert raise_events(conn, check_alerts(conn, now + timedelta(minutes=5)), now) == 0, "same bucket: once"
     (failed,) = failed_check_alerts([("warehouse/contacts_clean", "emails_are_well_formed", "run-1")])
     assert failed.payload["alert"] == "data_quality_check_failed" and "emails_are_well_formed" in failed.key
+
+
+
+async def test_a_failing_action_is_retried_then_dead_lettered(clean_db: str) -> None:
+    with psycopg.connect(clean_db, autocommit=True) as conn:  # its contact was erased since
+        conn.execute("INSERT INTO crm.automation_events (event_type, subject_type, subject_id, payload, "
+                     "idempotency_key, created_at) VALUES ('cart.abandoned', 'cart', '1', "
+                     "'{\"contact_id\": 424242, \"kind\": \"cart_recovery\", \"step\": \"1\"}', 'gone-1', %s)", (T0,))
+    first = await dispatch(clean_db, 1, automation_max_attempts=2)
+    assert first.failed == 1
+    await dispatch(clean_db, 1.001, automation_max_attempts=2)  # inside the backoff: not retried yet
+    second = await dispatch(clean_db, 2, automation_max_attempts=2)
+    assert second.dead == 1
+    with psycopg.connect(clean_db) as conn:
+        status, attempts, error = conn.execute("SELECT status, attempts, last_error FROM crm.automation_events")\
+            .fetchone()
+    assert (status, attempts) == ("dead_letter", 2) and "no contact 424242" in error

@@ -30,4 +30,5 @@ class AutomationEvent(IdMixin, Base):
 
     __table_args__ = (
         Index("ix_automation_events_pending", "next_attempt_at", postgresql_where=sql_text("status = 'pending'")),
+        Index("ix_automation_events_type_created", "event_type", "created_at"),
     )

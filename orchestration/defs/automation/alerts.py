@@ -81,9 +81,10 @@ def check_alerts(conn: psycopg.Connection, now: datetime, limits: AlertThreshold
                              f"{failed} of {total} webhooks failed in 15 minutes", count=failed, total=total))
     if conn.execute("SELECT to_regclass('warehouse.model_monitoring') IS NOT NULL").fetchone()[0]:
         for model, version, computed_at, features in conn.execute(
-                "SELECT model, version, computed_at, string_agg(feature, ', ') FROM warehouse.model_monitoring "
-                "WHERE status = 'alert' AND computed_at > %(now)s - interval '1 day' "
-                "GROUP BY model, version, computed_at", p).fetchall():
+                "SELECT model, version, computed_at, string_agg(feature, ', ') FROM warehouse.model_monitoring m "
+                "WHERE status = 'alert' AND computed_at > %(now)s - interval '1 day' AND computed_at = "
+                "(SELECT max(computed_at) FROM warehouse.model_monitoring l WHERE l.model = m.model) "
+                "GROUP BY model, version, computed_at", p).fetchall():  # the latest measurement only
             alerts.append(_alert("model_drift", f"{model}:{computed_at.isoformat()}",
                                  f"{model} v{version}: inputs shifted (PSI > 0.25): {features}", model=model))
     return alerts

@@ -1,5 +1,5 @@
-"""What is due at `now`: follow-ups (flow 8), abandoned carts (flow 12) and payment reminders (flow 13), as
-automation events. Each event's idempotency key names its subject and step, so ticking twice raises nothing new,
+"""What is due at `now`: follow-ups (flow 8), nurturing (10), closing offers (11), abandoned carts (12) and payment
+reminders (13), as automation events. Each event's idempotency key names its subject and step, so ticking twice raises nothing new,
 and a tick that was missed raises only the step due now (never a burst of the ones skipped)."""
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ WHERE NOT c.opted_out AND NOT v.bot_paused AND v.status NOT IN ('human', 'pendin
   AND l.at <= %(now)s - interval '24 hours' AND l.at > %(now)s - interval '30 days'
   AND EXISTS (SELECT 1 FROM crm.outbound_messages o WHERE o.conversation_id = l.conversation_id
               AND o.created_at >= l.at AND o.created_at <= %(now)s)
+  AND NOT EXISTS (SELECT 1 FROM crm.orders r WHERE r.contact_id = l.contact_id  -- they bought since: no chasing
+                  AND coalesce(r.placed_at, r.created_at) >= l.at)
 """
 
 
@@ -86,15 +88,16 @@ def due_closers(conn: psycopg.Connection, now: datetime, wait_hours: int, max_di
             "SELECT p.name FROM crm.intent_detections d, jsonb_array_elements_text(coalesce(d.entities->'products', "
             "'[]'::jsonb)) AS mentioned JOIN crm.products p ON p.sku = mentioned OR p.name = mentioned "
             "WHERE d.contact_id = %s ORDER BY d.id DESC LIMIT 1", (contact_id,)).fetchone()
-        subject = f"{contact_id}:{int(hot_at.timestamp())}"
+        subject = f"{contact_id}:{int(hot_at.timestamp()) // (14 * 86400)}"  # one offer per contact a fortnight
         events.append(DueEvent("closer.due", "contact", str(contact_id), f"closer.due:{subject}:1",
-                               {"contact_id": contact_id, "kind": "closing", "step": "1", "subject": subject,
+                               {"contact_id": contact_id, "kind": "closing_offer", "step": "1", "subject": subject,
                                 "context": {"discount": str(max_discount),
                                             "product": product[0] if product else None}}))
     return events
 
 
-# Flow 10: passive leads (cold or warm, last message 7-60 days ago, no order since) get one piece of content a week.
+# Flow 10: passive leads (cold or warm, silent 15-60 days, i.e. after the follow-up sequence, no order) get one
+# piece of content a week.
 NURTURING_SQL = """
 SELECT c.id, c.lead_category, v.last_intent, max(coalesce(m.sent_at, m.created_at)) AS last_at
 FROM crm.contacts c JOIN crm.conversations v ON v.contact_id = c.id
@@ -102,7 +105,7 @@ JOIN crm.messages m ON m.contact_id = c.id AND m.direction = 'inbound'
 WHERE NOT c.opted_out AND c.lead_category IN ('cold', 'warm')
   AND NOT EXISTS (SELECT 1 FROM crm.orders o WHERE o.contact_id = c.id)
 GROUP BY c.id, c.lead_category, v.last_intent
-HAVING max(coalesce(m.sent_at, m.created_at)) <= %(now)s - interval '7 days'
+HAVING max(coalesce(m.sent_at, m.created_at)) <= %(now)s - interval '15 days'
    AND max(coalesce(m.sent_at, m.created_at)) > %(now)s - interval '60 days'
 """
 NURTURING_CONTENT = {
@@ -140,7 +143,7 @@ def due_carts(conn: psycopg.Connection, now: datetime) -> list[DueEvent]:
             continue
         subject = f"{cart_id}:{int(active_at.timestamp())}"  # activity on the cart starts over
         events.append(DueEvent("cart.abandoned", "cart", str(cart_id), f"cart.abandoned:{subject}:{step}",
-                               {"contact_id": contact_id, "kind": "cart", "step": step, "subject": subject,
+                               {"contact_id": contact_id, "kind": "cart_recovery", "step": step, "subject": subject,
                                 "context": {"checkout_url": url or "", "amount": f"{total} {currency}"}}))
     return events
 
@@ -161,7 +164,7 @@ def due_payments(conn: psycopg.Connection, now: datetime, timezone: str) -> list
             continue
         events.append(DueEvent("payment.reminder_due", "invoice", str(invoice_id),
                                f"payment.reminder_due:{invoice_id}:{step}",
-                               {"contact_id": contact_id, "kind": "payment", "step": step, "subject": str(invoice_id),
+                               {"contact_id": contact_id, "kind": "payment_reminder", "step": step, "subject": str(invoice_id),
                                 "context": {"invoice": number, "amount": f"{amount} {currency}"}}))
     return events
 

@@ -1,4 +1,4 @@
-"""When automation acts (flows 8, 12, 13): the schedules raise the events that are due; the worker's dispatcher
+"""When automation acts (flows 8, 10-13, 22): the schedules and sensors raise the events that are due; the worker's dispatcher
 delivers them to n8n or the local actions. Ticking twice raises nothing new (each event's key is its subject and
 step). (No `from __future__ import annotations`: Dagster inspects the signatures.)"""
 

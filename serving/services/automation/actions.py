@@ -4,6 +4,7 @@ Guard rails, in order: the contact exists and has not opted out; the customer ha
 raised (a reply ends any sequence); not in quiet hours (business time zone; the answer says when to retry); under
 the per-contact cap of automated messages a day; and at most once per (kind, step, subject). The 24-hour window is
 the outbox's: outside it the message goes as the approved re-engagement template, or fails `window_closed`.
+Quiet hours and the cap defer (the answer says when to retry); they never drop a message.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def in_quiet_hours(now: datetime, settings: Settings) -> datetime | None:
 
 async def send_automation_message(session: AsyncSession, settings: Settings, *, contact_id: int, kind: str,
                                   step: str, subject: str, raised_at: datetime, context: dict[str, Any],
-                                  now: datetime) -> ActionResult:
+                                  now: datetime, conversation_id: int | None = None) -> ActionResult:
     contact = await session.get(Contact, contact_id)
     if contact is None:
         raise LookupError(f"no contact {contact_id}")
@@ -59,19 +60,24 @@ async def send_automation_message(session: AsyncSession, settings: Settings, *, 
         return ActionResult("skipped", "customer_replied")
     if (quiet_until := in_quiet_hours(now, settings)) is not None:
         return ActionResult("deferred", "quiet_hours", retry_at=quiet_until)
-    sent_today = await session.scalar(select(func.count()).select_from(OutboundMessage).where(
+    sent_today, oldest = (await session.execute(select(func.count(), func.min(OutboundMessage.created_at)).where(
         OutboundMessage.contact_id == contact_id, OutboundMessage.idempotency_key.like(f"{KEY_PREFIX}:%"),
-        OutboundMessage.created_at > now - timedelta(days=1)))
-    if (sent_today or 0) >= settings.automation_daily_cap:
-        return ActionResult("skipped", "frequency_cap")
-    conversation = (await session.scalars(select(Conversation).where(Conversation.contact_id == contact_id)
-                                          .order_by(Conversation.last_message_at.desc().nulls_last(),
-                                                    Conversation.id.desc()).limit(1))).first()
+        OutboundMessage.created_at > now - timedelta(days=1), OutboundMessage.created_at <= now))).one()
+    if (sent_today or 0) >= settings.automation_daily_cap:  # waits for room under the cap, never dropped
+        return ActionResult("deferred", "frequency_cap",
+                            retry_at=(oldest or now) + timedelta(days=1, minutes=1))
+    conversation = None
+    if conversation_id is not None:  # the conversation the event is about, when it says
+        conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or conversation.contact_id != contact_id:
+        conversation = (await session.scalars(select(Conversation).where(Conversation.contact_id == contact_id)
+                                              .order_by(Conversation.last_message_at.desc().nulls_last(),
+                                                        Conversation.id.desc()).limit(1))).first()
     if conversation is None:
         return ActionResult("skipped", "no_conversation")
     text = compose(kind, step, contact.language, context, contact.first_name or contact.display_name)
     row = await queue_message(session, conversation=conversation, contact_id=contact_id,
-                              key=f"{KEY_PREFIX}:{kind}:{step}:{subject}", text_body=text)
+                              key=f"{KEY_PREFIX}:{kind}:{step}:{subject}", text_body=text, created_at=now)
     if row is None:
         return ActionResult("duplicate", "already sent for this step")
     return ActionResult("queued", outbound_id=row.id)

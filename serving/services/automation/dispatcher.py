@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db.models import AutomationEvent
@@ -26,8 +26,8 @@ from serving.services.automation.events import EVENT_TYPES
 
 log = structlog.get_logger(__name__)
 # Events the serving layer can act on by itself (the rest only matter to an n8n workflow that subscribes).
-LOCAL_ACTIONS = {"follow_up.due": "follow_up", "nurturing.due": "nurturing", "closer.due": "closing",
-                 "cart.abandoned": "cart", "payment.reminder_due": "payment"}
+LOCAL_ACTIONS = {"follow_up.due": "follow_up", "nurturing.due": "nurturing", "closer.due": "closing_offer",
+                 "cart.abandoned": "cart_recovery", "payment.reminder_due": "payment_reminder"}
 SIGNATURE_HEADER = "X-CRM-Signature"
 
 
@@ -62,6 +62,12 @@ async def dispatch_due(session: AsyncSession, settings: Settings, now: datetime,
                        http: httpx.AsyncClient | None = None, limit: int = 200) -> DispatchReport:
     """Delivers up to `limit` due events in the caller's transaction (commit it)."""
     report = DispatchReport()
+    if not settings.n8n_base_url:  # direct mode: events nothing local acts on are settled in one statement
+        settled = await session.execute(
+            update(AutomationEvent).where(AutomationEvent.status == "pending",
+                                          AutomationEvent.event_type.not_in([*LOCAL_ACTIONS, "alert.raised"]))
+            .values(status="delivered", target="none", delivered_at=now))
+        report.delivered += settled.rowcount or 0
     events = (await session.scalars(
         select(AutomationEvent).where(AutomationEvent.status == "pending", or_(
             AutomationEvent.next_attempt_at.is_(None), AutomationEvent.next_attempt_at <= now))
@@ -71,6 +77,7 @@ async def dispatch_due(session: AsyncSession, settings: Settings, now: datetime,
             async with session.begin_nested():  # a failing action leaves no half-written row behind
                 outcome = await _deliver(session, settings, event, now, http)
         except Exception as exc:  # noqa: BLE001 - every failure is retried, then dead-lettered
+            await session.refresh(event)  # the savepoint's rollback expired it
             event.attempts += 1
             event.last_error = f"{type(exc).__name__}: {exc}"[:1000]
             if event.attempts >= settings.automation_max_attempts:
@@ -101,15 +108,16 @@ def _ok(response: httpx.Response) -> bool:
 async def _deliver(session: AsyncSession, settings: Settings, event: AutomationEvent, now: datetime,
                    http: httpx.AsyncClient | None) -> datetime | None:
     """Sends the event; returns when to retry if it must wait, None once done; raises on failure."""
-    if settings.n8n_webhook_base_url:
+    if settings.n8n_base_url:
         body = json.dumps(envelope(event), ensure_ascii=False, default=str).encode()
         headers = {"Content-Type": "application/json", "X-CRM-Event": event.event_type,
                    "Idempotency-Key": event.idempotency_key}
-        if settings.n8n_webhook_secret:
-            headers[SIGNATURE_HEADER] = sign(settings.n8n_webhook_secret, body)
+        if not settings.automation_webhook_secret:  # the workflows refuse unsigned events: say so, don't send
+            raise RuntimeError("AUTOMATION_WEBHOOK_SECRET is not set: n8n would refuse every event (401)")
+        headers[SIGNATURE_HEADER] = sign(settings.automation_webhook_secret, body)
         client = http or httpx.AsyncClient(timeout=10)
         try:
-            response = await client.post(webhook_url(settings.n8n_webhook_base_url, event.event_type), content=body,
+            response = await client.post(webhook_url(settings.n8n_base_url, event.event_type), content=body,
                                          headers=headers)
         finally:
             if http is None:
@@ -119,8 +127,11 @@ async def _deliver(session: AsyncSession, settings: Settings, event: AutomationE
         if response.status_code >= 300 or not _ok(response):
             raise RuntimeError(f"n8n answered {response.status_code}: {response.text[:200]}")
         event.target = "n8n"
+        # The message workflows pass the action's answer back: a deferral (quiet hours, cap) is retried then.
+        result = response.json().get("result") or {}
+        if isinstance(result, dict) and result.get("status") == "deferred" and result.get("retry_at"):
+            return datetime.fromisoformat(str(result["retry_at"]).replace("Z", "+00:00"))
         return None
-    event.target = "local"
     kind = LOCAL_ACTIONS.get(event.event_type)
     if kind is None:
         if event.event_type == "alert.raised":  # without n8n's Slack and email, the log is where alerts go
@@ -130,7 +141,8 @@ async def _deliver(session: AsyncSession, settings: Settings, event: AutomationE
     result = await send_automation_message(
         session, settings, contact_id=int(payload["contact_id"]), kind=kind, step=str(payload["step"]),
         subject=str(payload.get("subject", event.subject_id)), raised_at=event.created_at,
-        context=payload.get("context", {}), now=now)
+        context=payload.get("context", {}), now=now, conversation_id=payload.get("conversation_id"))
     event.payload = {**payload, "result": {"status": result.status, "reason": result.reason,
                                            "outbound_id": result.outbound_id}}
+    event.target = "local"
     return result.retry_at if result.status == "deferred" else None

@@ -1,15 +1,16 @@
 """What an automated message says, per kind and step, in the contact's language (local templates; no LLM needed).
 
 Kinds: follow_up (flow 8: steps 1 value-add at 24 h, 2 soft urgency at 96 h, 3 last chance with an opt-out offer at
-168 h, 4 passive nurturing at 14 days), nurturing (flow 10), closing (flow 11: an offer within the allowed discount),
-cart (flow 12: steps 1 at 1 h, 2 at 24 h), payment (flow 13: due_in_3, due_today, overdue_1, overdue_7).
+168 h, 4 passive nurturing at 14 days), nurturing (flow 10), closing_offer (flow 11: an offer within the allowed
+discount), cart_recovery (flow 12: steps 1 at 1 h, 2 at 24 h), payment_reminder (flow 13: due_in_3, due_today,
+overdue_1, overdue_7).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-KINDS = ("follow_up", "nurturing", "closing", "cart", "payment")
+KINDS = ("follow_up", "nurturing", "closing_offer", "cart_recovery", "payment_reminder")  # DESIGN.md's action kinds
 
 _ES: dict[tuple[str, str], str] = {
     ("follow_up", "1"): "Hola{name}, te dejo un dato útil sobre lo que conversamos: {tip} ¿Te ayudo con algo más?",
@@ -20,15 +21,15 @@ _ES: dict[tuple[str, str], str] = {
     ("follow_up", "4"): "Hola{name}, de vez en cuando compartimos novedades y ofertas. Aquí estamos cuando lo "
                         "necesites.",
     ("nurturing", "1"): "Hola{name}, pensamos que esto te puede interesar: {content}",
-    ("closing", "1"): "Hola{name}, para que te decidas hoy: {discount}% de descuento en {product} si confirmas "
+    ("closing_offer", "1"): "Hola{name}, para que te decidas hoy: {discount}% de descuento en {product} si confirmas "
                       "antes de {deadline}. ¿Lo separamos?",
-    ("cart", "1"): "Hola{name}, dejaste productos en tu carrito. Puedes completar tu compra aquí: {checkout_url}",
-    ("cart", "2"): "Hola{name}, tu carrito sigue guardado, pero no podemos reservar el stock por mucho tiempo: "
+    ("cart_recovery", "1"): "Hola{name}, dejaste productos en tu carrito. Puedes completar tu compra aquí: {checkout_url}",
+    ("cart_recovery", "2"): "Hola{name}, tu carrito sigue guardado, pero no podemos reservar el stock por mucho tiempo: "
                    "{checkout_url}",
-    ("payment", "due_in_3"): "Hola{name}, te recordamos que tu factura {invoice} por {amount} vence en 3 días.",
-    ("payment", "due_today"): "Hola{name}, tu factura {invoice} por {amount} vence hoy.",
-    ("payment", "overdue_1"): "Hola{name}, tu factura {invoice} por {amount} venció ayer. ¿Te ayudamos con el pago?",
-    ("payment", "overdue_7"): "Hola{name}, tu factura {invoice} por {amount} tiene 7 días de atraso. Escríbenos "
+    ("payment_reminder", "due_in_3"): "Hola{name}, te recordamos que tu factura {invoice} por {amount} vence en 3 días.",
+    ("payment_reminder", "due_today"): "Hola{name}, tu factura {invoice} por {amount} vence hoy.",
+    ("payment_reminder", "overdue_1"): "Hola{name}, tu factura {invoice} por {amount} venció ayer. ¿Te ayudamos con el pago?",
+    ("payment_reminder", "overdue_7"): "Hola{name}, tu factura {invoice} por {amount} tiene 7 días de atraso. Escríbenos "
                               "si necesitas un arreglo de pago.",
 }
 _EN: dict[tuple[str, str], str] = {
@@ -39,14 +40,14 @@ _EN: dict[tuple[str, str], str] = {
                         "rather not hear from us, reply STOP.",
     ("follow_up", "4"): "Hi{name}, we share news and offers now and then. We're here whenever you need us.",
     ("nurturing", "1"): "Hi{name}, we thought you might like this: {content}",
-    ("closing", "1"): "Hi{name}, to help you decide today: {discount}% off {product} if you confirm before "
+    ("closing_offer", "1"): "Hi{name}, to help you decide today: {discount}% off {product} if you confirm before "
                       "{deadline}. Shall we reserve it?",
-    ("cart", "1"): "Hi{name}, you left items in your cart. You can finish your order here: {checkout_url}",
-    ("cart", "2"): "Hi{name}, your cart is still saved, but we can't hold the stock for long: {checkout_url}",
-    ("payment", "due_in_3"): "Hi{name}, a reminder that invoice {invoice} for {amount} is due in 3 days.",
-    ("payment", "due_today"): "Hi{name}, invoice {invoice} for {amount} is due today.",
-    ("payment", "overdue_1"): "Hi{name}, invoice {invoice} for {amount} was due yesterday. Can we help?",
-    ("payment", "overdue_7"): "Hi{name}, invoice {invoice} for {amount} is 7 days overdue. Write to us if you need "
+    ("cart_recovery", "1"): "Hi{name}, you left items in your cart. You can finish your order here: {checkout_url}",
+    ("cart_recovery", "2"): "Hi{name}, your cart is still saved, but we can't hold the stock for long: {checkout_url}",
+    ("payment_reminder", "due_in_3"): "Hi{name}, a reminder that invoice {invoice} for {amount} is due in 3 days.",
+    ("payment_reminder", "due_today"): "Hi{name}, invoice {invoice} for {amount} is due today.",
+    ("payment_reminder", "overdue_1"): "Hi{name}, invoice {invoice} for {amount} was due yesterday. Can we help?",
+    ("payment_reminder", "overdue_7"): "Hi{name}, invoice {invoice} for {amount} is 7 days overdue. Write to us if you need "
                               "a payment plan.",
 }
 _DEFAULTS = {"tip": "preguntar por garantía y envío antes de comprar te ahorra sorpresas.",
