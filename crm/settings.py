@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     automation_quiet_start_hour: int = 21
     automation_quiet_end_hour: int = 8
     automation_daily_cap: int = 2
+    automation_closer_wait_hours: int = 6  # flow 11: a hot lead without an order this long gets a closing offer
+    automation_closer_max_discount: int = 10  # percent, the most a closing offer may give
 
     # MLflow: tracking and registry in the `mlflow` database of DATABASE_URL's server unless set; artifacts here.
     mlflow_tracking_uri: str | None = None

@@ -289,3 +289,28 @@ async def test_a_failing_action_is_retried_then_dead_lettered(clean_db: str) -> 
         status, attempts, error = conn.execute("SELECT status, attempts, last_error FROM crm.automation_events")\
             .fetchone()
     assert (status, attempts) == ("dead_letter", 2) and "no contact 424242" in error
+
+
+def test_the_dagster_schedules_and_sensors_evaluate_against_the_database(clean_db: str) -> None:
+    import dagster as dg
+
+    from orchestration.defs.automation.schedules import (
+        ai_closer_sensor,
+        cart_recovery_sensor,
+        follow_up_schedule,
+        nurturing_sensor,
+        payment_reminder_schedule,
+    )
+
+    contact, _ = setup_conversation(clean_db)
+    with psycopg.connect(clean_db, autocommit=True) as conn:  # a cart left 2 hours ago, in real time
+        conn.execute("INSERT INTO crm.carts (contact_id, status, total, last_activity_at) VALUES "
+                     "(%s, 'open', 10, now() - interval '2 hours')", (contact,))
+    warehouse = {"warehouse": WarehouseResource(dsn=clean_db)}
+    with dg.instance_for_test() as instance:
+        for schedule in (follow_up_schedule, payment_reminder_schedule):
+            result = schedule(dg.build_schedule_context(instance=instance, resources=warehouse))
+            assert isinstance(result, dg.SkipReason) and "raised {" in result.skip_message
+        outcomes = [sensor(dg.build_sensor_context(instance=instance, resources=warehouse)).skip_message
+                    for sensor in (cart_recovery_sensor, nurturing_sensor, ai_closer_sensor)]
+    assert outcomes[0] == "raised {'cart': 1}" and outcomes[1:] == ["raised {'nurturing': 0}", "raised {'closer': 0}"]

@@ -35,7 +35,10 @@ def _evaluate(context: dg.ScheduleEvaluationContext | dg.SensorEvaluationContext
               flows: tuple[str, ...]) -> dg.SkipReason:
     from crm.settings import get_settings
 
-    raised = tick(warehouse, flows, datetime.now(UTC), get_settings().business_timezone)
+    settings = get_settings()
+    raised = tick(warehouse, flows, datetime.now(UTC), settings.business_timezone,
+                  closer_wait_hours=settings.automation_closer_wait_hours,
+                  closer_max_discount=settings.automation_closer_max_discount)
     context.log.info(f"automation events raised: {raised}")
     # The events are the output (the dispatcher acts on them): no Dagster run to launch.
     return dg.SkipReason(f"raised {raised}")
@@ -76,7 +79,8 @@ def nurturing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseRe
 
 @dg.sensor(job=automation_events_job, minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING)
 def ai_closer_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
-    """Flow 11: hot leads with purchase intent and no order 6 h later get a closing offer (at most 10 % off)."""
+    """Flow 11: hot leads with purchase intent and no order after AUTOMATION_CLOSER_WAIT_HOURS get a closing offer of
+    AUTOMATION_CLOSER_MAX_DISCOUNT percent at most."""
     return _evaluate(context, warehouse, ("closer",))
 
 
