@@ -20,6 +20,7 @@ from serving.routes import (
     automation,
     catalog,
     commerce,
+    content,
     conversations,
     events,
     feedback,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(feedback.router, prefix=API_PREFIX)
     app.include_router(automation.router, prefix=API_PREFIX)
+    app.include_router(content.router, prefix=API_PREFIX)
     app.include_router(nlu.router, prefix=API_PREFIX)
     app.include_router(catalog.router, prefix=API_PREFIX)
     app.include_router(conversations.router, prefix=API_PREFIX)

@@ -10,6 +10,7 @@ from crm.cli import (
     catalog,
     channels,
     contacts,
+    content,
     db,
     dedup,
     events,
@@ -36,6 +37,7 @@ app.add_typer(templates.app, name="templates")
 app.add_typer(agents.app, name="agents")
 app.add_typer(channels.app, name="channels")
 app.add_typer(contacts.app, name="contacts")
+app.add_typer(content.app, name="content")
 app.command()(services.serve)
 app.command()(services.worker)
 app.command()(services.stop)
