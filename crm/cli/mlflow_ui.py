@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import typer
 from rich.console import Console
 
@@ -31,18 +28,10 @@ def mlflow_ui(
 ) -> None:
     """The MLflow UI: lead-model runs (params, metrics, calibration, feature importance) and the registry."""
     from crm.cli.db import ensure_database
-    from crm.cli.processes import MLFLOW, tail
-    from crm.cli.ui import _wait
+    from crm.cli.processes import MLFLOW
+    from crm.cli.ui import launch
 
     args = mlflow_server_args(ensure_database(), host, port)
-    env = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-    if not detach:
-        os.environ.update(env)
-        os.execv(sys.executable, [sys.executable, *args])
-    MLFLOW.start(args, env)
-    url = f"http://{host}:{port}"
-    with console.status(f"starting MLflow at {url}..."):
-        if not _wait(f"{url}/health", timeout_s=90):
-            console.print(f"[red]MLflow did not answer at {url}[/red]\n{tail(MLFLOW.log_file)}")
-            raise typer.Exit(1)
+    url = launch(MLFLOW, "MLflow", args, {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}, detach,
+                 f"http://{host}:{port}", "/health", timeout_s=90)
     console.print(f"MLflow UI at {url}; logs in .run/mlflow.log; stop with `crm stop`.")

@@ -55,21 +55,32 @@ def ui(
 ) -> None:
     """The Dagster UI and daemon for the data platform (assets, checks, schedules)."""
     from crm.cli.db import ensure_database
-    from crm.cli.processes import DAGSTER, tail
+    from crm.cli.processes import DAGSTER
 
     env = dagster_env(ensure_database())
     args = ["-m", "dagster", "dev", "-m", "orchestration.definitions", "-h", host, "-p", str(port)]
-    if not detach:
-        os.environ.update(env)
-        os.execv(sys.executable, [sys.executable, *args])  # Ctrl-C goes straight to dagster
-    DAGSTER.start(args, env)
-    url = f"http://{host}:{port}"
-    with console.status(f"starting Dagster at {url} (about 25 s)..."):
-        if not _wait(f"{url}/server_info", timeout_s=120):
-            console.print(f"[red]Dagster did not answer at {url}[/red]\n{tail(DAGSTER.log_file)}")
-            raise typer.Exit(1)
+    url = launch(DAGSTER, "Dagster", args, env, detach, f"http://{host}:{port}", "/server_info", timeout_s=120,
+                 wait_hint=" (about 25 s)")
     console.print(f"Dagster UI at {url} (DAGSTER_HOME {env['DAGSTER_HOME']}); logs in .run/dagster.log; "
                   "stop with `crm stop`.")
+
+
+def launch(service, title: str, args: list[str], env: dict[str, str], detach: bool, url: str,  # noqa: ANN001
+           health_path: str, timeout_s: float, wait_hint: str = "") -> str:
+    """Runs `python <args>` in the foreground (replacing this process, so Ctrl-C goes straight to it), or starts it
+    as a background service and returns once `url + health_path` answers; exits 1 with its log tail if it never
+    does."""
+    from crm.cli.processes import tail
+
+    if not detach:
+        os.environ.update(env)
+        os.execv(sys.executable, [sys.executable, *args])
+    service.start(args, env)
+    with console.status(f"starting {title} at {url}{wait_hint}..."):
+        if not _wait(f"{url}{health_path}", timeout_s=timeout_s):
+            console.print(f"[red]{title} did not answer at {url}[/red]\n{tail(service.log_file)}")
+            raise typer.Exit(1)
+    return url
 
 
 def _wait(url: str, timeout_s: float) -> bool:

@@ -1,6 +1,7 @@
 """The promotion rule every model shares: a new @challenger becomes @champion only when it beats the champion on
 the same held-out data (strictly); the first model is promoted when there is none. Each version is judged once."""
 
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -10,9 +11,17 @@ from ml.registry import promote_challenger
 VERDICT_TAG = "promotion_check"  # set on a version once it has been judged
 
 
-def judge(name: str, comparison: dict[str, Any], log: Any) -> dg.AssetCheckResult:
-    """`comparison`: challenger_version, champion_version and gap (challenger minus champion, None without one)."""
+def judge(name: str, compare: Callable[[], dict[str, Any]], log: Any) -> dg.AssetCheckResult:
+    """`compare()` gives challenger_version, champion_version and gap (challenger minus champion, None without
+    one), or raises LookupError when there is no challenger."""
     from mlflow import MlflowClient
+
+    from ml.registry import CHALLENGER
+
+    try:
+        comparison = compare()
+    except LookupError:
+        return dg.AssetCheckResult(passed=True, metadata={"note": f"no @{CHALLENGER} to judge"})
 
     client, version = MlflowClient(), str(comparison["challenger_version"])
     verdict = client.get_model_version(name, version).tags.get(VERDICT_TAG)
