@@ -80,6 +80,26 @@ class Settings(BaseSettings):
     automation_closer_wait_hours: int = 6  # flow 11: a hot lead without an order this long gets a closing offer
     automation_closer_max_discount: int = 10  # percent, the most a closing offer may give
 
+    # Content (flows 14-16): the generator proposes the week's posts from the catalog (the LLM chain when a
+    # provider is configured, else local templates in Spanish and English); drafts wait for a person's approval
+    # unless CONTENT_AUTO_PUBLISH is on. Channels a generated post goes to: instagram needs an image URL.
+    content_brand_voice: str = "cercana, clara y entusiasta"
+    content_hashtags: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    content_language: str = "es"
+    content_auto_publish: bool = False
+    content_posts_per_week: int = 3
+    content_post_hour: int = 18  # local hour (BUSINESS_TIMEZONE) generated posts are scheduled at
+    content_channels: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["facebook", "instagram"])
+    content_max_publish_attempts: int = 5
+    # Instagram allows 100 API-published posts per rolling 24 h (checked live); a page gets this many from us.
+    content_facebook_posts_per_day: int = 25
+
+    # Comment auto-responder (flow 17): at most this many replies and hides per account an hour (Meta treats
+    # bursts of identical replies as spam); the rest wait for the next slot, none is dropped.
+    comment_autoreply_enabled: bool = True
+    comment_actions_per_hour: int = 60
+    comment_max_attempts: int = 5
+
     # MLflow: tracking and registry in the `mlflow` database of DATABASE_URL's server unless set; artifacts here.
     mlflow_tracking_uri: str | None = None
     mlflow_artifact_root: Path = PROJECT_ROOT / ".local" / "mlflow" / "artifacts"
@@ -98,7 +118,7 @@ class Settings(BaseSettings):
     anthropic_model: str = "claude-sonnet-4-6"
     gemini_model: str = "gemini-2.5-flash"
 
-    @field_validator("meta_app_secret", "llm_providers", mode="before")
+    @field_validator("meta_app_secret", "llm_providers", "content_hashtags", "content_channels", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

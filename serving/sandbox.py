@@ -1,7 +1,8 @@
 """A local stand-in for the Graph API: answers the send endpoints the project calls with Meta's response shapes,
 records every request (`GET /_sandbox/messages`), and can post signed status webhooks back to the CRM so the
 whole loop (reply → sent → delivered → read) runs on one machine. It also lists a few WhatsApp message
-templates, paged like Meta pages them, for `crm templates sync`. `crm sandbox` serves it on 127.0.0.1:8765."""
+templates, paged like Meta pages them, for `crm templates sync`, and plays a Facebook page and an Instagram
+account for publishing and comments (sandbox_social.py). `crm sandbox` serves it on 127.0.0.1:8765."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import URL
 
+from serving.sandbox_social import SocialSandbox, graph_error
 from serving.services.ingest.signature import sign
 
-_counter = itertools.count(1)
+# Ids stay unique across sandbox restarts (Meta's never repeat; stored rows are keyed by them).
+_counter = itertools.count(int(time.time() * 1000))
 
 
 def _template(template_id: str, name: str, language: str, category: str, status: str, body: str,
@@ -64,9 +67,7 @@ def _cursor_index(cursor: str) -> int | None:
         return None
 
 
-def _graph_error(status: int, code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": "OAuthException", "code": code,
-                                   "fbtrace_id": "SANDBOX"}}, status_code=status)
+_graph_error = graph_error
 
 
 def create_sandbox(webhook_url: str | None = None, app_secret: str | None = None,
@@ -88,6 +89,9 @@ def create_sandbox(webhook_url: str | None = None, app_secret: str | None = None
         recorded.clear()
         return {"cleared": count}
 
+    social = SocialSandbox(recorded, _counter)
+    social.mount(app)
+
     @app.post("/{version}/{account_id}/messages")
     async def send(version: str, account_id: str, request: Request) -> JSONResponse:
         body = orjson.loads(await request.body() or b"{}")
@@ -95,6 +99,8 @@ def create_sandbox(webhook_url: str | None = None, app_secret: str | None = None
                          "query": dict(request.query_params), "body": body,
                          "received_at": datetime.now(UTC).isoformat()})
         n = next(_counter)
+        if comment_id := (body.get("recipient") or {}).get("comment_id"):
+            return social.private_reply(str(comment_id), n)
         if body.get("messaging_product") == "whatsapp":
             wamid = f"wamid.SANDBOX.{int(time.time())}.{n}"
             if webhook_url:

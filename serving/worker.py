@@ -22,8 +22,9 @@ from crm.db.engine import CONNECTION_OPTIONS, create_engine, session_factory
 from crm.db.models import OutboundMessage, RawWebhookEvent
 from crm.db.urls import plain_url
 from crm.settings import get_settings
-from serving.services import closure, outbox, pipeline
+from serving.services import closure, comment_responder, content_publisher, outbox, pipeline
 from serving.services.channels.graph import GraphClient
+from serving.services.channels.graph_social import SocialGraph
 from serving.services.channels.throttle import SendThrottle
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
 from ml.registry import registry_dsn
@@ -126,6 +127,26 @@ async def send_outbound(context: JobContext, outbound_id: int) -> None:
         if not retried:  # no row may stay queued or sending forever
             await outbox.give_up(sessions, outbound_id, f"{type(exc).__name__}: {exc}")
         raise
+
+
+@app.task(name=content_publisher.PUBLISH_TASK, queue=content_publisher.CONTENT_QUEUE, retry=send_retry,
+          pass_context=True)
+async def publish_post(context: JobContext, post_id: int) -> None:
+    """Flow 15: publish a due post on its channels (a retry comes back as a new job, deferred by the publisher)."""
+    if _graph is None:
+        raise RuntimeError("worker Graph client not configured: start it with `crm worker`")
+    outcome = await content_publisher.publish_post(_session_factory(), SocialGraph(_graph), get_settings(), post_id)
+    log.info("worker.post_publish", post_id=post_id, status=outcome.status,
+             retry_at=outcome.retry_at.isoformat() if outcome.retry_at else None)
+
+
+@app.task(name=comment_responder.ACT_TASK, queue=content_publisher.CONTENT_QUEUE, retry=send_retry,
+          pass_context=True)
+async def act_on_comment(context: JobContext, action_id: int) -> None:
+    """Flow 17: the auto-responder's reply, private reply, hide or escalation for one comment."""
+    if _graph is None:
+        raise RuntimeError("worker Graph client not configured: start it with `crm worker`")
+    await comment_responder.perform(_session_factory(), SocialGraph(_graph), get_settings(), action_id)
 
 
 async def _in_session(work):  # noqa: ANN001, ANN202 - an async function of a session
@@ -233,7 +254,7 @@ async def run_worker(database_url: str, concurrency: int | None = None, wait: bo
         if wait:
             await retry_stalled_jobs(worker_app)
         await worker_app.run_worker_async(
-            queues=[INBOUND_QUEUE, outbox.OUTBOUND_QUEUE, MAINTENANCE_QUEUE],
+            queues=[INBOUND_QUEUE, outbox.OUTBOUND_QUEUE, MAINTENANCE_QUEUE, content_publisher.CONTENT_QUEUE],
             shutdown_graceful_timeout=10.0,
             concurrency=concurrency or _settings.worker_concurrency,
             wait=wait,

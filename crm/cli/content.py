@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -71,3 +71,34 @@ def reschedule(post_id: int = typer.Argument(...),
         raise typer.Exit(2)
     post = _run(lambda session: move(session, post_id, at))
     console.print(f"post {post.id} now scheduled for {post.scheduled_at.isoformat()}", highlight=False)
+
+
+@app.command()
+def generate(
+    week_of: Annotated[datetime | None, typer.Option("--week-of", formats=["%Y-%m-%d"],
+                                                     help="Any day of the week to propose (default: next week).")]
+    = None,
+    auto_approve: Annotated[bool | None, typer.Option("--auto-approve/--no-auto-approve",
+                                                      help="Approve the new posts for publishing (default: "
+                                                           "CONTENT_AUTO_PUBLISH).")] = None,
+) -> None:
+    """Propose a week's posts from the catalog (flow 14), as the Dagster asset content_drafts does."""
+    from zoneinfo import ZoneInfo
+
+    from crm.cli.db import ensure_database
+    from crm.settings import get_settings
+    from orchestration.defs.content.drafts import generate_for_database
+
+    settings = get_settings()
+    report = generate_for_database(ensure_database(), settings, week_of=week_of.date() if week_of else None,
+                                   auto_approve=auto_approve)
+    zone = ZoneInfo(settings.business_timezone)
+    table = Table("id", "when", "channels", "status", "by", "text", title=f"week of {report.monday.isoformat()}")
+    table.columns[1].no_wrap = True
+    for post in report.added:
+        table.add_row(str(post.id), post.scheduled_at.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"),
+                      ", ".join(post.channels), report.status, post.written_by, " ".join(post.body.split())[:60])
+    if report.added:
+        console.print(table)
+    console.print(f"{report.proposed} proposed, {report.inserted} new ({report.already} already in the calendar)",
+                  highlight=False)

@@ -54,15 +54,19 @@ def demo(
     seed: int = typer.Option(7, help="Random seed: the same seed replays the same stream."),
 ) -> None:
     """Start everything, replay a synthetic Meta stream as signed webhooks, summarise what was stored, then run
-    the data platform (contacts, dbt marts, models) and the automation tick, and summarise those."""
+    the content calendar (drafts, approval, publishing, comment answers), the data platform (contacts, dbt marts,
+    models) and the automation tick, and summarise those."""
     from crm.cli.automation_demo import run_automation
+    from crm.cli.content_demo import print_content_performance, run_content
     from crm.cli.platform_demo import run_platform
     from crm.logging import configure_logging
     from serving.demo.runner import run_demo
 
     configure_logging("WARNING")  # the tables below say what happened; API and worker log to .run/
-    run_demo(customers=customers, seed=seed)
+    base_url, secret = run_demo(customers=customers, seed=seed)
+    run_content(base_url, secret)
     run_platform(seed=seed)
+    print_content_performance()
     run_automation()
 
 

@@ -154,7 +154,8 @@ async def wait_for_worker(timeout_s: float = 60.0) -> dict:
         await engine.dispose()
 
 
-def run_demo(customers: int, seed: int) -> None:
+def run_demo(customers: int, seed: int) -> tuple[str, str]:
+    """Returns the API's URL and the app secret the webhooks are signed with (for the demo's later parts)."""
     from crm.cli.services import start_background
     from crm.settings import get_settings
 
@@ -192,6 +193,7 @@ def run_demo(customers: int, seed: int) -> None:
         console.print(f"[red]demo incomplete: {rejected} deliveries rejected, {stats.get('waiting', 0)} waiting, "
                       f"{dead} dead letters[/red]")
         raise SystemExit(1)
+    return base_url, secret
 
 
 def _print_summary(stream: Stream, result: ReplayResult, stats: dict) -> None:

@@ -1,5 +1,5 @@
-"""The content calendar over HTTP (issue 8): list, draft, approve and reschedule posts. Publishing is the
-scheduler's job (not built yet)."""
+"""The content calendar over HTTP (issue 8): list, draft, approve and reschedule posts. Publishing is not a
+route: the calendar's clock (Dagster's due_posts_sensor) hands due approved posts to the worker's publisher."""
 
 from __future__ import annotations
 

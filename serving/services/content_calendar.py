@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.db.models import ContentPost
+from crm.db.models import ContentPost, ContentPublication
 from crm.db.models.content import POST_CHANNELS
 
 
@@ -51,6 +51,10 @@ async def approve(session: AsyncSession, post_id: int, who: str, now: datetime) 
     if post.status not in ("draft", "failed"):
         raise ContentError(f"post {post_id} is {post.status}: only drafts and failed posts can be approved")
     post.status, post.approved_by, post.approved_at, post.last_error = "approved", who, now, None
+    # Approving a failed post again retries the channels that failed (the published ones stay published).
+    await session.execute(update(ContentPublication).where(
+        ContentPublication.post_id == post_id, ContentPublication.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=None, last_error=None))
     await session.flush()
     await session.refresh(post)
     return post

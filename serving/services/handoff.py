@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import false as sql_false
 from sqlalchemy import func, select, update
-from sqlalchemy import true as sql_true
 from sqlalchemy.dialects.postgresql import array as sql_array
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,12 +99,16 @@ async def assign_agent(session: AsyncSession, ticket: Ticket, now: datetime, lan
     (ties: the one assigned longest ago, i.e. round-robin). None when nobody is free: the ticket waits, open."""
     load = (select(func.count(Ticket.id)).where(Ticket.agent_id == Agent.id, Ticket.status == "assigned")
             .correlate(Agent).scalar_subquery())
-    speaks = Agent.languages.contains([language]) if language else sql_true()
-    skilled = Agent.skills.op("?|")(sql_array([t.lower() for t in topics])) if topics else sql_false()
+    # A constant in ORDER BY is an error in PostgreSQL: criteria without an input are left out, not made constant.
+    preferences = []
+    if language:
+        preferences.append(Agent.languages.contains([language]).desc())
+    if topics:
+        preferences.append(Agent.skills.op("?|")(sql_array([t.lower() for t in topics])).desc())
     # Waits for a concurrent assignment to finish rather than skipping the best agent; capacity is re-checked.
     agent = (await session.scalars(
         select(Agent).where(Agent.department == ticket.department, Agent.available.is_(True), load < Agent.capacity)
-        .order_by(speaks.desc(), skilled.desc(), load, Agent.last_assigned_at.asc().nulls_first(), Agent.id)
+        .order_by(*preferences, load, Agent.last_assigned_at.asc().nulls_first(), Agent.id)
         .limit(1).with_for_update(of=Agent))).first()
     if agent is None:
         log.warning("handoff.no_agent_available", ticket_id=ticket.id, department=ticket.department)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db.models import Contact, Conversation, LeadAdSubmission, Message, RawWebhookEvent, SocialComment
-from serving.services import conversations
+from serving.services import comment_responder, conversations
 from serving.services.channels.common import pg_safe
 from serving.services.identity import Identity, add_identity, identities_for_message, resolve_contact
 from serving.services.ingest.json_body import decode_json
@@ -60,7 +60,7 @@ async def process_raw_event(session: AsyncSession, raw_event_id: int, renormaliz
     if understanding is not None:
         await understanding.refresh_catalog(session)
     await _process_messages(session, raw_event_id, summary, now, understanding)
-    await _process_comments(session, raw_event_id, summary, now)
+    await _process_comments(session, raw_event_id, summary, now, understanding)
     await _process_leads(session, raw_event_id, summary, now)
     event.processing_status = "processed"
     event.processed_at = now
@@ -209,7 +209,7 @@ async def _apply_system_message(session: AsyncSession, message: Message, contact
 
 
 async def _process_comments(session: AsyncSession, raw_event_id: int, summary: ProcessSummary,
-                            now: datetime) -> None:
+                            now: datetime, understanding: Understanding | None) -> None:
     comments = (
         await session.scalars(
             select(SocialComment).where(SocialComment.raw_event_id == raw_event_id,
@@ -229,6 +229,7 @@ async def _process_comments(session: AsyncSession, raw_event_id: int, summary: P
             )
             comment.contact_id = contact.id
             summary.contacts.add(contact.id)
+        await comment_responder.plan(session, comment, understanding, now)  # flow 17
         comment.processed_at = now
         summary.comments += 1
 

@@ -7,7 +7,7 @@ from crm.db.models.catalog import Faq, Policy
 from crm.db.models.channels import ChannelAccount
 from crm.db.models.commerce import Cart, CartItem, Invoice, Opportunity, Order, OrderLine, Product
 from crm.db.models.contacts import Contact, ContactIdentity
-from crm.db.models.content import ContentPost
+from crm.db.models.content import CommentAction, ContentPost, ContentPublication
 from crm.db.models.conversations import Conversation
 from crm.db.models.outbound import OutboundMessage
 from crm.db.models.support import Agent, Ticket
@@ -40,7 +40,9 @@ __all__ = [
     "CartItem",
     "ChannelAccount",
     "Contact",
+    "CommentAction",
     "ContentPost",
+    "ContentPublication",
     "Faq",
     "Policy",
     "ContactIdentity",

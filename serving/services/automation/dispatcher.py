@@ -23,12 +23,14 @@ from crm.db.models import AutomationEvent
 from crm.settings import Settings
 from serving.services.automation.actions import send_automation_message
 from serving.services.automation.events import EVENT_TYPES
+from serving.services.content_publisher import defer_publish
 
 log = structlog.get_logger(__name__)
 # Events the serving layer can act on by itself (the rest only matter to an n8n workflow that subscribes).
 LOCAL_ACTIONS = {"follow_up.due": "follow_up", "nurturing.due": "nurturing", "closer.due": "closing_offer",
                  "cart.abandoned": "cart_recovery", "payment.reminder_due": "payment_reminder"}
 SIGNATURE_HEADER = "X-CRM-Signature"
+SERVING_ONLY = {event_type for event_type, flow in EVENT_TYPES.items() if flow is None}
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -65,7 +67,8 @@ async def dispatch_due(session: AsyncSession, settings: Settings, now: datetime,
     if not settings.n8n_base_url:  # direct mode: events nothing local acts on are settled in one statement
         settled = await session.execute(
             update(AutomationEvent).where(AutomationEvent.status == "pending",
-                                          AutomationEvent.event_type.not_in([*LOCAL_ACTIONS, "alert.raised"]))
+                                          AutomationEvent.event_type.not_in([*LOCAL_ACTIONS, *SERVING_ONLY,
+                                                                             "alert.raised"]))
             .values(status="delivered", target="none", delivered_at=now))
         report.delivered += settled.rowcount or 0
     events = (await session.scalars(
@@ -108,6 +111,10 @@ def _ok(response: httpx.Response) -> bool:
 async def _deliver(session: AsyncSession, settings: Settings, event: AutomationEvent, now: datetime,
                    http: httpx.AsyncClient | None) -> datetime | None:
     """Sends the event; returns when to retry if it must wait, None once done; raises on failure."""
+    if event.event_type == "content.post_due":  # flow 15: a publish job, in this transaction
+        await defer_publish(session, int(event.payload["post_id"]))
+        event.target = "local"
+        return None
     if settings.n8n_base_url:
         body = json.dumps(envelope(event), ensure_ascii=False, default=str).encode()
         headers = {"Content-Type": "application/json", "X-CRM-Event": event.event_type,

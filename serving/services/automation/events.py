@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db.models import AutomationEvent
 
-# What each event is for; the dispatcher sends each type to the n8n workflow of the same number (n8n/workflows/).
-EVENT_TYPES = {
+# What each event is for; the dispatcher sends each type to the n8n workflow of the same number (n8n/workflows/);
+# None: handled by the serving layer itself even when n8n is configured.
+EVENT_TYPES: dict[str, str | None] = {
     "message.received": "01",
     "lead.hot": "01",
     "conversation.escalated": "07",
@@ -23,6 +24,9 @@ EVENT_TYPES = {
     "cart.abandoned": "12",
     "payment.reminder_due": "13",
     "alert.raised": "22",
+    "post.published": "01",
+    "comment.answered": "01",
+    "content.post_due": None,  # the serving layer's own: it publishes the post, with or without n8n
 }
 
 

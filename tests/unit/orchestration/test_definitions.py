@@ -22,12 +22,13 @@ def test_the_warehouse_resource_reads_its_dsn_from_the_environment_at_launch(mon
 
 def test_the_code_location_snapshot() -> None:
     """Jobs, schedules, sensors and warehouse assets: a change here should be deliberate."""
-    assert sorted(job.name for job in defs.jobs or []) == ["automation_events_job", "contacts_job",
+    assert sorted(job.name for job in defs.jobs or []) == ["automation_events_job", "contacts_job", "content_job",
                                                             "daily_refresh_job"]
     assert sorted(schedule.name for schedule in defs.schedules or []) == [
-        "daily_refresh_schedule", "follow_up_schedule", "payment_reminder_schedule"]
+        "content_drafts_schedule", "daily_refresh_schedule", "follow_up_schedule", "payment_reminder_schedule"]
     assert sorted(sensor.name for sensor in defs.sensors or []) == [
-        "ai_closer_sensor", "alerts_sensor", "cart_recovery_sensor", "new_contacts_sensor", "nurturing_sensor"]
+        "ai_closer_sensor", "alerts_sensor", "cart_recovery_sensor", "due_posts_sensor", "new_contacts_sensor",
+        "nurturing_sensor"]
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     warehouse = sorted(k for k in keys if k.startswith("warehouse/"))
     assert warehouse == ["warehouse/contact_clusters", "warehouse/contacts_clean", "warehouse/contacts_enriched",
@@ -36,6 +37,9 @@ def test_the_code_location_snapshot() -> None:
             "marts/dim_contacts", "staging/stg_crm__contacts"} <= keys
     assert sorted(k for k in keys if k.startswith("ml/")) == ["ml/lead_conversion_model", "ml/nlu_text_models"]
     assert "marts/lead_features" in keys
+    assert "content_drafts" in keys and "marts/mart_content_performance" in keys
+    refresh = next(job for job in defs.jobs or [] if job.name == "daily_refresh_job")
+    assert "content_drafts" not in {k.to_user_string() for k in refresh.selection.resolve(defs.resolve_asset_graph())}
     checks = sorted(key.name for check in defs.asset_checks or [] for key in check.check_keys)
     assert checks == ["challenger_beats_champion", "contact_ids_are_unique", "contacts_have_valid_phones",
                       "emails_are_well_formed", "lead_model_inputs_are_stable", "nlu_challenger_beats_champion"]
