@@ -194,6 +194,15 @@ async def dispatch_automation_events_task(context: JobContext, timestamp: int) -
 
 
 @app.periodic(cron="* * * * *")
+@app.task(name="requeue_stalled_content", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def requeue_stalled_content_task(context: JobContext, timestamp: int) -> None:
+    """Due posts and comment actions whose job died (an unexpected error, a killed worker) get a new one."""
+    now = datetime.now(UTC)
+    await _in_session(lambda session: content_publisher.requeue_stalled_posts(session, now))
+    await _in_session(lambda session: comment_responder.requeue_stalled(session, get_settings(), now))
+
+
+@app.periodic(cron="* * * * *")
 @app.task(name="retry_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def retry_stalled_jobs_task(context: JobContext, timestamp: int) -> None:
     await retry_stalled_jobs(context.app)

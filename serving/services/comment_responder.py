@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.db.models import (
+    ChannelAccount,
     CommentAction,
     Contact,
     ContentPost,
@@ -31,7 +32,7 @@ from serving.services import comment_rules as rules
 from serving.services import conversations
 from serving.services.automation.events import raise_event
 from serving.services.catalog import get_policies
-from serving.services.channels.accounts import account_token
+from serving.services.channels.accounts import ACCOUNT_CHANNEL, account_token
 from serving.services.channels.graph import GraphError
 from serving.services.channels.graph_social import SocialGraph
 from serving.services.chat.facts import money
@@ -48,17 +49,22 @@ DM_CHANNEL = {"facebook": "messenger", "instagram": "instagram"}
 # Meta's answer when a comment already has its one private reply.
 ALREADY_REPLIED_CODES = {10900}
 ACTING = ("public_reply", "private_reply", "hide", "escalate")
+IN_FLIGHT = timedelta(seconds=60)  # a request still in flight (the Graph client times out after 10 s)
 
 
 async def plan(session: AsyncSession, comment: SocialComment, understanding: Understanding | None,
                now: datetime) -> CommentAction | None:
     """Decides what to do with a freshly ingested comment and queues it (None: a decision exists already)."""
     settings = get_settings()
+    own = bool(comment.author_external_id) and comment.author_external_id == comment.account_external_id
+    if not own and comment.external_id:  # our own reply, whoever Meta says wrote it: its id is one we got back
+        own = (await session.scalar(select(CommentAction.id).where(
+            CommentAction.channel == comment.channel, CommentAction.external_id == comment.external_id))) is not None
     facts = rules.CommentFacts(
         channel=comment.channel, verb=comment.verb, kind=comment.kind, text=comment.text,
-        has_id=bool(comment.external_id),
-        from_own_account=bool(comment.author_external_id) and comment.author_external_id == comment.account_external_id,
-        created_time=comment.created_time)
+        has_id=bool(comment.external_id), from_own_account=own, created_time=comment.created_time,
+        live=bool((comment.payload or {}).get("live")),
+        known_account=await _known_account(session, comment.channel, comment.account_external_id))
     if (skip := rules.skip_reason(facts, settings.comment_autoreply_enabled)) is not None:
         log.debug("comments.skipped", comment_id=comment.id, reason=skip)
         return None  # nothing recorded: an edit or a removal must not take the comment's one decision
@@ -95,6 +101,13 @@ async def plan(session: AsyncSession, comment: SocialComment, understanding: Und
     return action
 
 
+async def _known_account(session: AsyncSession, channel: str, external_id: str) -> bool:
+    """We act only for pages and Instagram accounts we manage (not a dashboard test's "0", not a disabled one)."""
+    return (await session.scalar(select(ChannelAccount.id).where(
+        ChannelAccount.channel == ACCOUNT_CHANNEL[channel], ChannelAccount.external_id == external_id,
+        ChannelAccount.status == "active"))) is not None
+
+
 async def _reply_text(session: AsyncSession, comment: SocialComment, action: str, es: bool) -> str | None:
     product = await _post_product(session, comment)
     if action == "private_reply":
@@ -125,11 +138,12 @@ async def _post_product(session: AsyncSession, comment: SocialComment) -> rules.
 
 
 async def defer_action(session: AsyncSession, action_id: int, account: str, at: datetime | None = None) -> None:
-    """The job for one action; actions of one account run one at a time (the rate limit counts them)."""
+    """The job for one action. Its lock is the action's own: a job waiting for its slot must not hold back the
+    account's other comments (a queued job blocks later jobs of the same lock)."""
     await session.execute(
         text("INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args, scheduled_at) "
              "VALUES (:queue, :task, 0, :lock, jsonb_build_object('action_id', CAST(:id AS bigint)), :at)"),
-        {"queue": CONTENT_QUEUE, "task": ACT_TASK, "lock": f"comments:{account}", "id": action_id, "at": at})
+        {"queue": CONTENT_QUEUE, "task": ACT_TASK, "lock": f"comment-action:{action_id}", "id": action_id, "at": at})
 
 
 async def perform(sessions: async_sessionmaker[AsyncSession], social: SocialGraph, settings: Settings,
@@ -142,10 +156,18 @@ async def perform(sessions: async_sessionmaker[AsyncSession], social: SocialGrap
             return action.status if action else "missing"
         if action.next_attempt_at is not None and action.next_attempt_at > now:
             return action.status  # an early duplicate job: the deferred one comes then
+        if (action.status == "sending" and action.next_attempt_at is None and action.started_at is not None
+                and now - action.started_at < IN_FLIGHT):
+            return action.status  # another job's request is in flight: it settles the row
         token = await account_token(session, action.channel, action.account_external_id, settings)
+        target = await _reply_target(session, action)
         if action.status == "sending" and action.action == "public_reply":
             # The last attempt may have reached Meta: our reply would be among the comment's replies.
-            found = await _find_reply(social, action, token)
+            try:
+                found = await _find_reply(social, action, target, token)
+            except GraphError as exc:  # cannot tell yet (or the comment is gone): look again later
+                return await _record_failure(sessions, action_id, exc, settings, now, session=session,
+                                             confirming=True)
             if found:
                 await _finish(session, action, found, None, now)
                 await session.commit()
@@ -164,38 +186,49 @@ async def perform(sessions: async_sessionmaker[AsyncSession], social: SocialGrap
         comment_id, reply = action.comment_external_id, action.reply_text or ""
         await session.commit()
     try:
-        external_id, recipient = await _call(social, kind, channel, account, comment_id, reply, token, too_old)
+        external_id, recipient = await _call(social, kind, channel, account, comment_id, target, reply, token,
+                                             too_old)
     except GraphError as exc:
-        if kind == "private_reply" and exc.code in ALREADY_REPLIED_CODES:
+        if kind in ("private_reply", "escalate") and exc.code in ALREADY_REPLIED_CODES:
             external_id, recipient = None, None  # sent by an earlier attempt whose answer was lost
         else:
             return await _record_failure(sessions, action_id, exc, settings, now)
     async with sessions() as session:
         action = await session.get(CommentAction, action_id, with_for_update=True)
         assert action is not None
-        await _finish(session, action, external_id, recipient, now)
+        await _finish(session, action, external_id, recipient, now, too_old=too_old)
         await session.commit()
     log.info("comments.acted", action_id=action_id, action=kind, channel=channel)
     return "done"
 
 
-async def _call(social: SocialGraph, kind: str, channel: str, account: str, comment_id: str, reply: str,
-                token: str | None, too_old: bool) -> tuple[str | None, str | None]:
+async def _call(social: SocialGraph, kind: str, channel: str, account: str, comment_id: str, target: str,
+                reply: str, token: str | None, too_old: bool) -> tuple[str | None, str | None]:
     if kind == "hide":
         await social.hide_comment(channel, comment_id, token)
         return None, None
     if kind == "public_reply":
-        return await social.reply_publicly(channel, comment_id, reply, token), None
+        return await social.reply_publicly(channel, target, reply, token), None
     if too_old:  # an escalation past the private-reply window: a person answers, nothing is sent
         return None, None
     return await social.reply_privately(account, comment_id, reply, token)
 
 
-async def _find_reply(social: SocialGraph, action: CommentAction, token: str | None) -> str | None:
-    for item in await social.comment_replies(action.channel, action.comment_external_id, token):
-        author = str((item.get("from") or {}).get("id") or action.account_external_id)
-        if author == action.account_external_id and (item.get("message") or item.get("text") or "").strip() == (
-                action.reply_text or "").strip():
+async def _reply_target(session: AsyncSession, action: CommentAction) -> str:
+    """Meta threads one level deep: a reply to a reply goes under the top-level comment, so that is where ours is
+    posted and looked for."""
+    parent = await session.scalar(select(SocialComment.parent_external_id).where(
+        SocialComment.id == action.comment_id))
+    if parent and parent != action.post_external_id and not parent.startswith(f"{action.account_external_id}_"):
+        return parent
+    return action.comment_external_id
+
+
+async def _find_reply(social: SocialGraph, action: CommentAction, target: str, token: str | None) -> str | None:
+    """Our reply among the thread's replies, by its text (which names the customer): Meta's `from` on Instagram
+    is a scoped id that need not equal our account id."""
+    for item in await social.comment_replies(action.channel, target, token):
+        if (item.get("message") or item.get("text") or "").strip() == (action.reply_text or "").strip():
             return str(item["id"])
     return None
 
@@ -217,16 +250,17 @@ async def _too_old_for_dm(session: AsyncSession, action: CommentAction, now: dat
 
 
 async def _finish(session: AsyncSession, action: CommentAction, external_id: str | None, recipient: str | None,
-                  now: datetime) -> None:
+                  now: datetime, too_old: bool = False) -> None:
     """Done: a private reply or an escalation also opens the customer's conversation (and its ticket)."""
     action.status, action.external_id, action.done_at, action.last_error = "done", external_id, now, None
     action.recipient_external_id = recipient or action.recipient_external_id
     if recipient and action.action in ("private_reply", "escalate"):
         await _open_conversation(session, action, external_id, recipient, now)
-    elif action.action == "escalate":  # no direct message possible: the alert flow tells a person
+    elif action.action == "escalate":  # no conversation to put a ticket on: the alert flow tells a person
+        why = ("too old for a private reply, answer it in public" if too_old else
+               "the apology was sent earlier but Meta did not say to whom: find the customer's reply in the inbox")
         await raise_event(session, "alert.raised", "comment_action", action.id, {
-            "alert": "complaint_in_comments", "detail": f"{action.channel} comment {action.comment_external_id}: "
-                                                        "too old for a private reply, answer it in public",
+            "alert": "complaint_in_comments", "detail": f"{action.channel} comment {action.comment_external_id}: {why}",
             "comment_action_id": action.id})
     if action.action in ("public_reply", "private_reply", "escalate"):
         await raise_event(session, "comment.answered", "comment_action", action.id, {
@@ -266,19 +300,58 @@ async def _open_conversation(session: AsyncSession, action: CommentAction, messa
 
 
 async def _record_failure(sessions: async_sessionmaker[AsyncSession], action_id: int, exc: GraphError,
-                          settings: Settings, now: datetime) -> str:
-    async with sessions() as session:
+                          settings: Settings, now: datetime, session: AsyncSession | None = None,
+                          confirming: bool = False) -> str:
+    """A transient error or a lost answer waits and tries again (a lost answer stays `sending`: the next attempt
+    looks for the reply first); anything else, or too many attempts, fails it. A complaint that cannot reach the
+    customer privately becomes an alert, so a person still answers it."""
+    if session is None:
+        async with sessions() as own:
+            return await _record_failure(sessions, action_id, exc, settings, now, session=own, confirming=confirming)
+    action = await session.get(CommentAction, action_id, with_for_update=True)
+    assert action is not None
+    action.last_error = str(exc)[:1000]
+    # `confirming`: looking for a reply that may have gone out failed; it stays `sending` until we can tell.
+    if (exc.retryable or exc.maybe_sent or confirming) and action.attempts < settings.comment_max_attempts:
+        action.status = "sending" if (exc.maybe_sent or confirming) else "pending"
+        action.next_attempt_at = now + timedelta(minutes=min(60, 2 ** max(1, action.attempts)))
+        await defer_action(session, action.id, action.account_external_id, action.next_attempt_at)
+    else:
+        await give_up(session, action, now)
+    await session.commit()
+    log.warning("comments.action_failed", action_id=action_id, status=action.status, error=str(exc))
+    return action.status
+
+
+async def give_up(session: AsyncSession, action: CommentAction, now: datetime) -> None:
+    action.status = "failed"
+    if action.action == "escalate":
+        await raise_event(session, "alert.raised", "comment_action", action.id, {
+            "alert": "complaint_in_comments", "detail": f"{action.channel} comment {action.comment_external_id}: "
+                                                        f"the private apology failed ({action.last_error})",
+            "comment_action_id": action.id})
+
+
+STALLED_ACTIONS_SQL = text("""
+SELECT a.id FROM crm.comment_actions a
+WHERE a.status IN ('pending', 'sending') AND coalesce(a.next_attempt_at, a.started_at, a.created_at) <= :before
+  AND NOT EXISTS (SELECT 1 FROM crm.procrastinate_jobs j WHERE j.task_name = :task
+                  AND j.status IN ('todo', 'doing') AND (j.args->>'action_id')::bigint = a.id)
+""")
+
+
+async def requeue_stalled(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Actions whose job is gone (an unexpected error, a worker killed mid-way) get a new one, or are given up
+    after COMMENT_MAX_ATTEMPTS: none stays pending or sending for ever."""
+    ids = list((await session.scalars(STALLED_ACTIONS_SQL, {"before": now - IN_FLIGHT, "task": ACT_TASK})).all())
+    for action_id in ids:
         action = await session.get(CommentAction, action_id, with_for_update=True)
         assert action is not None
-        action.last_error = str(exc)[:1000]
-        if (exc.retryable or exc.maybe_sent) and action.attempts < settings.comment_max_attempts:
-            # maybe_sent stays `sending`: the next attempt looks for the reply before sending it again
-            action.status = "sending" if exc.maybe_sent else "pending"
-            action.next_attempt_at = now + timedelta(minutes=min(60, 2 ** action.attempts))
-            await defer_action(session, action.id, action.account_external_id, action.next_attempt_at)
+        if action.attempts >= settings.comment_max_attempts:
+            action.last_error = action.last_error or "gave up: the job kept failing"
+            await give_up(session, action, now)
         else:
-            action.status = "failed"
-        await session.commit()
-        status = action.status
-    log.warning("comments.action_failed", action_id=action_id, status=status, error=str(exc))
-    return status
+            await defer_action(session, action.id, action.account_external_id)
+    if ids:
+        log.warning("comments.stalled_actions_requeued", action_ids=ids)
+    return len(ids)

@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 BUYING_INTENTS = {"purchase_inquiry", "pricing_question"}
 COMPLAINT_INTENTS = {"complaint", "refund_request", "warranty_claim"}
+SERVICE_INTENTS = {"delivery_tracking", "support_request"}
 QUESTION_INTENTS = {"product_info", "delivery_tracking", "support_request", "general_inquiry", "partnership"}
 _LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|net|xyz|io|ly|link|shop)\b")
-_FOLLOW_SPAM = re.compile(r"\b(?:follow ?(?:me|back|for follow)|f4f|sigueme|te sigo|check my (?:page|profile)|"
-                          r"mira mi perfil|gana dinero|earn money|crypto|bitcoin|onlyfans)\b")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_FOLLOW_SPAM = re.compile(r"\b(?:follow ?(?:me|back|for follow)|f4f|sigueme|check my (?:page|profile)|"
+                          r"mira mi perfil|gana dinero desde|earn money (?:from|at) home|onlyfans)\b")
 # Insults, in both languages: hidden unless the comment is also a complaint (then a person reads it).
 _ABUSE = re.compile(r"\b(?:idiotas?|imbeciles|imbecil|estupid[oa]s?|pendej[oa]s?|mierda|put[oa]s?|malparid[oa]s?|"
                     r"hijueputa|cabron(?:es)?|fuck(?:ing)?|shit|idiots?|stupid|asshole|bitch|moron)\b")
@@ -42,6 +44,8 @@ class CommentFacts:
     has_id: bool
     from_own_account: bool
     created_time: datetime | None
+    live: bool = False  # a live video's comment: Meta allows no public reply, only a private one
+    known_account: bool = True  # the page / Instagram account is one of ours (not a dashboard test, not disabled)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ def skip_reason(comment: CommentFacts, enabled: bool) -> str | None:
     """Why a comment gets no action at all, before any NLU is spent on it."""
     if not enabled:
         return "auto-responder disabled"
+    if not comment.known_account:
+        return "not one of our active accounts"
     if comment.from_own_account:
         return "our own comment"
     if comment.kind != "comment" or comment.verb != "add":
@@ -79,18 +85,30 @@ def skip_reason(comment: CommentFacts, enabled: bool) -> str | None:
 
 
 def decide(comment: CommentFacts, signals: CommentSignals, now: datetime) -> Decision:
+    decision = _decide(comment, signals, now)
+    if comment.live and decision.action == "public_reply":  # no public replies on a live video
+        return Decision("private_reply", decision.reason + " (live video: answered privately)")
+    return decision
+
+
+def _decide(comment: CommentFacts, signals: CommentSignals, now: datetime) -> Decision:
     folded = fold(comment.text or "")
-    if signals.intent == "spam" or _LINK.search(folded) or _FOLLOW_SPAM.search(folded):
+    buying = signals.intent in BUYING_INTENTS
+    # A link or a follow-for-follow line hides the comment unless the NLU reads a buyer in it ("precio? lo vi en
+    # tienda.shop"); an email address is a customer giving their contact, not a link.
+    looks_spammy = bool(_LINK.search(_EMAIL.sub(" ", folded)) or _FOLLOW_SPAM.search(folded))
+    if signals.intent == "spam" or (looks_spammy and not buying):
         return Decision("hide", "spam")
-    complaint = signals.intent in COMPLAINT_INTENTS or (
-        signals.sentiment == "negative" and signals.urgency in ("high", "critical"))
+    # A problem with an order said angrily in public is a complaint, whatever the intent model calls it.
+    complaint = signals.intent in COMPLAINT_INTENTS or (signals.sentiment == "negative" and (
+        signals.urgency in ("high", "critical") or signals.intent in SERVICE_INTENTS))
     if _ABUSE.search(folded) and not complaint:
         return Decision("hide", "abuse")
     private_allowed = comment.created_time is None or now - comment.created_time <= PRIVATE_REPLY_WINDOW
     if complaint:
         return Decision("escalate", f"complaint ({signals.intent})" if private_allowed else
                         "complaint (too old for a private reply: a person answers in public)")
-    if signals.intent in BUYING_INTENTS:
+    if buying:
         if private_allowed:
             return Decision("private_reply", f"buying intent ({signals.intent})")
         return Decision("public_reply", "buying intent, too old for a private reply")

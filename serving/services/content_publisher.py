@@ -32,8 +32,13 @@ CONTENT_QUEUE = "content"
 PUBLISH_TASK = "publish_post"
 CONTAINER_WAIT = timedelta(seconds=30)  # Instagram processes a container (video: minutes) before publishing
 QUOTA_WAIT = timedelta(hours=1)
-# A lost Facebook answer: how far before the attempt the page's posts are searched for ours.
-LOOKBACK = timedelta(minutes=10)
+# A lost Facebook answer: the page's posts created since our attempt (less clock skew) are searched for ours,
+# a few minutes later (Meta's listing may lag the write).
+CLOCK_SKEW = timedelta(minutes=1)
+CONFIRM_AFTER = timedelta(minutes=5)
+# An Instagram container still processing after this long is given up and made again (counts as an attempt).
+CONTAINER_DEADLINE = timedelta(minutes=30)
+ALREADY_PUBLISHED_CODES = {9007}  # media_publish of a container that was published: an earlier attempt worked
 # A request still in flight (the Graph client times out after 10 s): nobody else touches its channel meanwhile.
 IN_FLIGHT = timedelta(seconds=60)
 
@@ -96,7 +101,12 @@ async def _publish_facebook(sessions: async_sessionmaker[AsyncSession], social: 
             return
         token = await account_token(session, "facebook", pub.account_external_id, settings)
         if pub.status == "publishing":  # the last request may have reached Meta: look before posting again
-            found = await _find_page_post(social, pub, post.body, token)
+            try:
+                found = await _find_page_post(social, pub, post.body, token)
+            except GraphError as exc:  # cannot tell yet: the row stays as it is until the page answers
+                pub.next_attempt_at, pub.last_error = now + CONFIRM_AFTER, f"confirming: {exc}"[:1000]
+                await session.commit()
+                return
             if found:
                 _published(pub, found, now)
                 await session.commit()
@@ -119,11 +129,26 @@ async def _publish_facebook(sessions: async_sessionmaker[AsyncSession], social: 
 
 
 async def _find_page_post(social: SocialGraph, pub: ContentPublication, body: str, token: str | None) -> str | None:
-    since = (pub.started_at or pub.updated_at) - LOOKBACK
+    """Our post among the page's posts created since our attempt (the same text posted earlier is not ours)."""
+    since = (pub.started_at or pub.updated_at) - CLOCK_SKEW
     for item in await social.recent_page_posts(pub.account_external_id, since, token):
-        if (item.get("message") or "").strip() == body.strip():
+        created = _parse_time(item.get("created_time"))
+        if (item.get("message") or "").strip() == body.strip() and (created is None or created >= since):
             return str(item["id"])
     return None
+
+
+def _parse_time(value: object) -> datetime | None:
+    """Graph writes times as 2026-11-26T05:00:00+0000."""
+    if not value:
+        return None
+    text = str(value)
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 async def _facebook_day_used(session: AsyncSession, page_id: str, now: datetime) -> int:
@@ -151,20 +176,26 @@ async def _publish_instagram(sessions: async_sessionmaker[AsyncSession], social:
                     await session.commit()
                     log.info("content.publish_confirmed", post_id=post_id, channel="instagram", container=container)
                     return
-                if state == "IN_PROGRESS":
+                stuck = state == "IN_PROGRESS" and pub.started_at is not None and now - pub.started_at > CONTAINER_DEADLINE
+                if state == "IN_PROGRESS" and not stuck:
                     pub.next_attempt_at = now + CONTAINER_WAIT
                     await session.commit()
                     return
-                if state in ("ERROR", "EXPIRED"):
+                if state in ("ERROR", "EXPIRED") or stuck:
                     pub.container_id = container = None
+                    pub.last_error = f"Instagram could not process the media ({'too slow' if stuck else state})"
+                    if pub.attempts >= settings.content_max_publish_attempts:
+                        pub.status = "failed"
+                        await session.commit()
+                        return
             if (quota := await social.publishing_quota(account, token)).exhausted:
                 pub.status, pub.next_attempt_at = "pending", now + QUOTA_WAIT
                 pub.last_error = f"Instagram publishing limit reached ({quota.used}/{quota.total} in 24 h)"
                 await session.commit()
                 return
-        except GraphError as exc:  # reads only: nothing was published by them
+        except GraphError as exc:  # reads only: nothing was published by them, but the attempt counts
             await session.rollback()
-            await _record_failure(sessions, post_id, "instagram", exc, settings, now, spent=False)
+            await _record_failure(sessions, post_id, "instagram", exc, settings, now, count_attempt=True)
             return
         _start(pub, now)
         await session.commit()
@@ -181,7 +212,9 @@ async def _publish_instagram(sessions: async_sessionmaker[AsyncSession], social:
                     _, pub = await _lock(session, post_id, "instagram")
                     if state in ("ERROR", "EXPIRED"):
                         pub.container_id = None
-                        pub.status, pub.last_error = "pending", f"Instagram could not process the media ({state})"
+                        pub.last_error = f"Instagram could not process the media ({state})"
+                        failed = pub.attempts >= settings.content_max_publish_attempts
+                        pub.status = "failed" if failed else "pending"
                     pub.next_attempt_at = now + CONTAINER_WAIT
                     await session.commit()
                 return
@@ -243,15 +276,17 @@ async def _record_published(sessions: async_sessionmaker[AsyncSession], post_id:
 
 
 async def _record_failure(sessions: async_sessionmaker[AsyncSession], post_id: int, channel: str, exc: GraphError,
-                          settings: Settings, now: datetime, spent: bool = True) -> None:
-    """A lost answer stays `publishing` (confirmed before the next attempt); a transient error waits and tries
-    again; anything else, or too many attempts, fails the channel with Meta's message."""
+                          settings: Settings, now: datetime, count_attempt: bool = False) -> None:
+    """A lost answer (or Instagram saying the container was published already) stays `publishing`, confirmed
+    before the next attempt; a transient error waits and tries again; anything else, or too many attempts, fails
+    the channel with Meta's message."""
     async with sessions() as session:
         _, pub = await _lock(session, post_id, channel)
         pub.last_error = str(exc)[:1000]
-        if exc.maybe_sent:
-            pub.status, pub.next_attempt_at = "publishing", now + retry_delay(pub.attempts)
-        elif (exc.retryable or not spent) and pub.attempts < settings.content_max_publish_attempts:
+        pub.attempts += 1 if count_attempt else 0
+        if exc.maybe_sent or exc.code in ALREADY_PUBLISHED_CODES:
+            pub.status, pub.next_attempt_at = "publishing", now + max(CONFIRM_AFTER, retry_delay(pub.attempts))
+        elif exc.retryable and pub.attempts < settings.content_max_publish_attempts:
             pub.status, pub.next_attempt_at = "pending", now + retry_delay(pub.attempts)
         else:
             pub.status = "failed"
@@ -288,3 +323,26 @@ async def _settle(sessions: async_sessionmaker[AsyncSession], post_id: int, now:
     if outcome.status != "approved":
         log.info("content.post_settled", post_id=post_id, status=outcome.status)
     return outcome
+
+
+STALLED_POSTS_SQL = text("""
+SELECT p.id FROM crm.content_posts p
+WHERE p.status = 'approved' AND coalesce(p.scheduled_at, p.approved_at, p.created_at) <= :now
+  AND NOT EXISTS (SELECT 1 FROM crm.procrastinate_jobs j WHERE j.task_name = :task
+                  AND j.status IN ('todo', 'doing') AND (j.args->>'post_id')::bigint = p.id)
+  AND NOT EXISTS (SELECT 1 FROM crm.content_publications c WHERE c.post_id = p.id
+                  AND c.next_attempt_at > :now)
+  AND EXISTS (SELECT 1 FROM crm.automation_events e WHERE e.event_type = 'content.post_due'
+              AND e.subject_id = p.id::text AND e.status = 'delivered')
+""")
+
+
+async def requeue_stalled_posts(session: AsyncSession, now: datetime) -> int:
+    """Due posts already handed to the publisher whose job is gone (a job that crashed on an unexpected error,
+    a worker killed mid-way) get a new one: a post is never left approved with nobody on it."""
+    post_ids = list((await session.scalars(STALLED_POSTS_SQL, {"now": now, "task": PUBLISH_TASK})).all())
+    for post_id in post_ids:
+        await defer_publish(session, post_id)
+    if post_ids:
+        log.warning("content.stalled_posts_requeued", post_ids=post_ids)
+    return len(post_ids)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 import pytest
+import respx
 
 from crm.db.engine import create_engine, session_factory
 from serving.services import comment_responder, pipeline
@@ -185,3 +186,85 @@ async def test_actions_wait_for_the_hourly_limit_and_a_lost_reply_is_not_sent_tw
     finally:
         await engine.dispose()
     assert sandbox_calls(graph_sandbox, {"18000000000009101", "18000000000009102"}) == [("public_reply:replies", "18000000000009101"), ("public_reply:replies", "18000000000009102")]
+
+
+async def test_threads_own_replies_failures_and_stalled_jobs(clean_db: str, graph_sandbox: str) -> None:
+    """A reply to a reply is answered under the top-level comment; our own reply coming back with a scoped author
+    id is recognised by its id; a complaint whose apology Meta refuses becomes an alert; an apology already sent
+    (10900) counts as sent; an action whose job died is picked up again, then given up."""
+    seed(clean_db)
+    question = ig_comment("18000000000009201", ("7700201", "rosa.v"), "¿tienen talla L?")
+    question["value"]["parent_id"] = "18000000000009200"  # a reply in someone's thread
+    complaint = fb_comment("8811_9202", ("6100202", "Raúl Soto"), "Mi pedido llegó roto y nadie me responde")
+    refused = fb_comment("8811_9203", ("6100203", "Eva Ruiz"), "Pésimo servicio, el producto llegó dañado")
+    await deliver(clean_db, ig_body(question), page_body(complaint, refused))
+    engine = create_engine(clean_db)
+    sessions = session_factory(engine)
+    understanding = Understanding.from_settings(make_settings(clean_db))
+    settings = make_settings(clean_db)
+    try:
+        with psycopg.connect(clean_db) as conn:
+            raw_ids = [r[0] for r in conn.execute("SELECT id FROM crm.raw_webhook_events ORDER BY id")]
+        for raw_id in raw_ids:
+            async with sessions() as session:
+                await pipeline.process_raw_event(session, raw_id, understanding=understanding)
+        with psycopg.connect(clean_db) as conn:
+            ids = dict(conn.execute("SELECT comment_external_id, id FROM crm.comment_actions").fetchall())
+        social = SocialGraph(GraphClient(graph_sandbox, "v21.0"))
+        assert await comment_responder.perform(sessions, social, settings, ids["18000000000009201"]) == "done"
+        assert ("public_reply:replies", "18000000000009200") in sandbox_calls(graph_sandbox, {"18000000000009200"})
+
+        # The apology went out but its answer was lost; the retry hears "already replied": sent, not failed.
+        httpx.post(f"{graph_sandbox}/v21.0/{PAGE}/messages",
+                   json={"recipient": {"comment_id": "8811_9202"}, "message": {"text": "x"}})
+        assert await comment_responder.perform(sessions, social, settings, ids["8811_9202"]) == "done"
+        with respx.mock(base_url=graph_sandbox, assert_all_called=False) as meta:
+            refusal = meta.post(path__regex=rf".*/{PAGE}/messages$").respond(400, json={"error": {
+                "message": "This person isn't available right now.", "code": 551}})
+            meta.route().pass_through()
+            assert await comment_responder.perform(sessions, SocialGraph(GraphClient(graph_sandbox, "v21.0")),
+                                                   settings, ids["8811_9203"]) == "failed"
+            assert refusal.called
+        with psycopg.connect(clean_db) as conn:
+            alerts = conn.execute("SELECT payload->>'alert', payload->>'detail' FROM crm.automation_events WHERE "
+                                  "event_type = 'alert.raised'").fetchall()
+            details = sorted(detail for _, detail in alerts)
+            assert [a for a, _ in alerts] == ["complaint_in_comments"] * 2, "a person is told of both complaints"
+            assert "8811_9202" in details[0] and "find the customer's reply" in details[0]
+            assert "8811_9203" in details[1] and "apology failed" in details[1]
+            reply_id = conn.execute("SELECT external_id FROM crm.comment_actions WHERE comment_external_id = "
+                                    "'18000000000009201'").fetchone()[0]
+
+        # Our reply comes back as a comment webhook, its author an Instagram-scoped id: no answer to ourselves.
+        echo = ig_comment(reply_id, ("IGSID-OF-OUR-ACCOUNT", "demo.shop"), "¡Hola rosa.v! Gracias por tu pregunta")
+        await deliver(clean_db, ig_body(echo, time_ms=T0_MS + 9000))
+        with psycopg.connect(clean_db) as conn:
+            raw_id = conn.execute("SELECT max(id) FROM crm.raw_webhook_events").fetchone()[0]
+        async with sessions() as session:
+            await pipeline.process_raw_event(session, raw_id, understanding=understanding)
+        with psycopg.connect(clean_db, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM crm.comment_actions WHERE comment_external_id = %s",
+                                (reply_id,)).fetchone()[0] == 0
+            # A pending action whose job vanished: requeued by the sweep, then given up after too many attempts.
+            conn.execute("DELETE FROM crm.procrastinate_jobs WHERE task_name = 'act_on_comment'")
+            stuck = conn.execute("INSERT INTO crm.comment_actions (channel, account_external_id, comment_external_id,"
+                                 " action, reason, status, reply_text, created_at) VALUES ('instagram', %s, "
+                                 "'18000000000009299', 'public_reply', 'question', 'pending', 'hola', "
+                                 "now() - interval '5 minutes') RETURNING id", (IG,)).fetchone()[0]
+        async with sessions() as session:
+            assert await comment_responder.requeue_stalled(session, settings, datetime.now(UTC)) == 1
+            await session.commit()
+        with psycopg.connect(clean_db, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM crm.procrastinate_jobs WHERE task_name = 'act_on_comment' "
+                                "AND (args->>'action_id')::bigint = %s", (stuck,)).fetchone()[0] == 1
+            conn.execute("DELETE FROM crm.procrastinate_jobs WHERE task_name = 'act_on_comment'")
+            conn.execute("UPDATE crm.comment_actions SET attempts = 5 WHERE id = %s", (stuck,))
+        async with sessions() as session:
+            await comment_responder.requeue_stalled(session, settings, datetime.now(UTC))
+            await session.commit()
+        with psycopg.connect(clean_db) as conn:
+            assert conn.execute("SELECT status FROM crm.comment_actions WHERE id = %s", (stuck,)).fetchone() == (
+                "failed",)
+    finally:
+        await engine.dispose()
+

@@ -23,7 +23,7 @@ from serving.services import content_calendar
 from serving.services.automation.dispatcher import dispatch_due
 from serving.services.channels.graph import GraphClient
 from serving.services.channels.graph_social import SocialGraph
-from serving.services.content_publisher import publish_post
+from serving.services.content_publisher import publish_post, requeue_stalled_posts
 from tests.helpers import make_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("graph_sandbox")]
@@ -195,3 +195,48 @@ async def test_instagram_quota_and_a_missing_account_are_waited_on_or_explained(
     orphan = await new_post(sessions, "Sin página", ["facebook"], now, media_url=None)
     assert (await publish_post(sessions, social(graph_sandbox), settings, orphan)).status == "failed"
     assert "crm channels add --channel messenger" in post_row(clean_db, orphan)[2]
+
+
+async def test_instagram_errors_are_bounded_and_a_vanished_job_is_replaced(clean_db: str, sessions,
+                                                                           graph_sandbox: str) -> None:
+    now = datetime.now(UTC)
+    settings = make_settings(clean_db, content_max_publish_attempts=2)
+    broken = await new_post(sessions, "Video vertical #broken", ["instagram"], now)
+    with respx.mock(base_url=graph_sandbox, assert_all_called=False) as meta:
+        meta.get(path__regex=r"/v21.0/178\d+$").respond(json={"status_code": "ERROR"})
+        meta.route().pass_through()
+        graph = SocialGraph(GraphClient(graph_sandbox, "v21.0"))
+        at = now
+        for _ in range(4):  # Meta cannot process the media: made again, then given up, never a loop
+            outcome = await publish_post(sessions, graph, settings, broken, now=at)
+            if outcome.status == "failed":
+                break
+            at = outcome.retry_at
+    assert outcome.status == "failed"
+    assert "could not process the media" in post_row(clean_db, broken)[2]
+    assert len(recorded(graph_sandbox, f"/{IG}/media", "#broken")) == 2, "one container per allowed attempt"
+
+    # "Already published" (9007) after a lost answer is confirmed from the container, not failed.
+    done = await new_post(sessions, "Pulseras tejidas #already", ["instagram"], now)
+    first = await publish_post(sessions, social(graph_sandbox, lose="/media_publish"), settings, done)
+    with respx.mock(base_url=graph_sandbox, assert_all_called=False) as meta:
+        meta.get(path__regex=r"/v21.0/178\d+$").respond(json={"status_code": "FINISHED"})  # Meta lagging
+        meta.route().pass_through()
+        again = await publish_post(sessions, SocialGraph(GraphClient(graph_sandbox, "v21.0")), settings, done,
+                                   now=first.retry_at)
+    assert again.status == "approved", "9007: probably published, confirmed next time"
+    final = await publish_post(sessions, social(graph_sandbox), settings, done, now=again.retry_at)
+    assert final.status == "published"
+
+    # A due post whose job died is given a new one by the sweep (once its event was delivered).
+    orphan = await new_post(sessions, "Llaveros #orphan", ["facebook"], now)
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO crm.automation_events (event_type, subject_type, subject_id, idempotency_key, "
+                     "status) VALUES ('content.post_due', 'content_post', %s, 'k-orphan', 'delivered')",
+                     (str(orphan),))
+        conn.execute("DELETE FROM crm.procrastinate_jobs WHERE task_name = 'publish_post'")
+    async with sessions() as session:
+        assert await requeue_stalled_posts(session, datetime.now(UTC)) == 1
+        await session.commit()
+    async with sessions() as session:
+        assert await requeue_stalled_posts(session, datetime.now(UTC)) == 0, "its job is there now"

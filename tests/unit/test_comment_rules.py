@@ -35,11 +35,24 @@ def signals(intent: str, sentiment: str = "neutral", urgency: str = "low", lead:
     ("Mi pedido llegó roto y nadie me responde", "complaint", "negative", "medium", "escalate"),
     ("quiero mi reembolso ya, idiotas", "refund_request", "negative", "high", "escalate"),
     ("esto es URGENTE, no funciona nada", "support_request", "negative", "critical", "escalate"),
+    ("Mi pedido llegó roto y nadie me responde", "delivery_tracking", "negative", "medium", "escalate"),
+    ("¿cuándo llega mi pedido?", "delivery_tracking", "neutral", "low", "public_reply"),
+    # Buyers whose words look like spam to a regex are still buyers.
+    ("¿Aceptan bitcoin como pago?", "purchase_inquiry", "neutral", "low", "private_reply"),
+    ("Quiero 3, escríbanme a ana@gmail.com", "purchase_inquiry", "neutral", "low", "private_reply"),
+    ("Te sigo desde hace años, ¿tienen talla M?", "product_info", "positive", "low", "public_reply"),
+    ("Precio? lo vi en tienda.shop", "pricing_question", "neutral", "low", "private_reply"),
 ])
 def test_each_kind_of_comment_gets_what_a_page_owner_would_do(text: str, intent: str, sentiment: str,
                                                               urgency: str, action: str) -> None:
     decision = rules.decide(comment(text), signals(intent, sentiment, urgency), NOW)
     assert decision.action == action, decision.reason
+
+
+def test_a_question_on_a_live_video_is_answered_privately() -> None:
+    live = rules.CommentFacts(channel="instagram", verb="add", kind="comment", text="¿tienen talla M?", has_id=True,
+                              from_own_account=False, created_time=NOW, live=True)
+    assert rules.decide(live, signals("product_info"), NOW).action == "private_reply"
 
 
 def test_a_buyer_past_the_private_reply_window_is_answered_in_public() -> None:
@@ -57,6 +70,9 @@ def test_a_buyer_past_the_private_reply_window_is_answered_in_public() -> None:
     (comment(text="  "), "no text"),
     (comment(text=None), "no text"),
     (comment(has_id=False), "no comment id to answer"),
+    (rules.CommentFacts(channel="facebook", verb="add", kind="comment", text="hola", has_id=True,
+                        from_own_account=False, created_time=NOW, known_account=False),
+     "not one of our active accounts"),
 ])
 def test_comments_that_get_no_action_are_recognised_before_any_nlu(facts: rules.CommentFacts,
                                                                    reason: str) -> None:
