@@ -21,4 +21,5 @@ USER crm
 
 EXPOSE 8000
 # DATABASE_URL must point at the compose PostgreSQL; migrations run before the API starts.
-CMD ["sh", "-c", "alembic upgrade head && uvicorn serving.main:app --host 0.0.0.0 --port 8000 --workers ${API_WORKERS:-2} --no-access-log"]
+# /metrics adds up the workers' webhook counters through prometheus_client's multiprocess folder (fresh at start).
+CMD ["sh", "-c", "alembic upgrade head && rm -rf /tmp/prometheus && mkdir -p /tmp/prometheus && PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus uvicorn serving.main:app --host 0.0.0.0 --port 8000 --workers ${API_WORKERS:-2} --no-access-log"]

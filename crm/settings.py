@@ -100,6 +100,25 @@ class Settings(BaseSettings):
     comment_actions_per_hour: int = 60
     comment_max_attempts: int = 5
 
+    # Inbound media (issue 9): downloaded soon after arrival (Meta's URLs expire) into MEDIA_STORAGE_URL: a folder
+    # (`file://` + path, relative to the checkout) or an S3-compatible bucket (`s3://bucket/prefix`, with
+    # MEDIA_S3_ENDPOINT_URL for MinIO and the like; credentials from the usual AWS_* variables).
+    media_storage_url: str = "file://.local/media"
+    media_s3_endpoint_url: str | None = None
+    media_max_bytes: int = 25 * 1024 * 1024
+    media_allowed_types: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [
+        "image/", "audio/", "video/", "application/pdf", "application/msword", "application/vnd.openxmlformats",
+        "application/vnd.ms-excel", "application/vnd.ms-powerpoint", "text/plain"])
+    media_max_attempts: int = 8
+
+    # Privacy (issue 9): raw webhook bodies and media are kept this many days, then purged by the worker; marketing
+    # messages need no opt-out on record (and, with MARKETING_REQUIRES_OPT_IN, an opt-in).
+    raw_event_retention_days: int = 30
+    media_retention_days: int = 180
+    marketing_requires_opt_in: bool = False
+    # The API's public address, for links handed to Meta (the data-deletion status URL). Default: API_HOST:API_PORT.
+    public_base_url: str | None = None
+
     # MLflow: tracking and registry in the `mlflow` database of DATABASE_URL's server unless set; artifacts here.
     mlflow_tracking_uri: str | None = None
     mlflow_artifact_root: Path = PROJECT_ROOT / ".local" / "mlflow" / "artifacts"
@@ -118,7 +137,8 @@ class Settings(BaseSettings):
     anthropic_model: str = "claude-sonnet-4-6"
     gemini_model: str = "gemini-2.5-flash"
 
-    @field_validator("meta_app_secret", "llm_providers", "content_hashtags", "content_channels", mode="before")
+    @field_validator("meta_app_secret", "llm_providers", "content_hashtags", "content_channels",
+                     "media_allowed_types", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -25,7 +25,10 @@ from serving.routes import (
     events,
     feedback,
     health,
+    media,
+    metrics,
     nlu,
+    privacy,
     webhooks,
 )
 from serving.services.ingest.writer import IngestWriter
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(webhooks.router, prefix=API_PREFIX)
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(feedback.router, prefix=API_PREFIX)
@@ -109,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router, prefix=API_PREFIX)
     app.include_router(agents.router, prefix=API_PREFIX)
     app.include_router(commerce.router, prefix=API_PREFIX)
+    app.include_router(media.router, prefix=API_PREFIX)
+    app.include_router(privacy.router, prefix=API_PREFIX)
     app.add_route(f"{API_PREFIX}{webhooks.WEBHOOK_POST_PATH}", webhooks.receive_webhook, methods=["POST"],
                   name="receive_webhook", include_in_schema=False)
     _document_raw_routes(app)

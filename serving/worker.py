@@ -22,11 +22,14 @@ from crm.db.engine import CONNECTION_OPTIONS, create_engine, session_factory
 from crm.db.models import OutboundMessage, RawWebhookEvent
 from crm.db.urls import plain_url
 from crm.settings import get_settings
-from serving.services import closure, comment_responder, content_publisher, outbox, pipeline
+from serving.services import closure, comment_responder, content_publisher, outbox, pipeline, retention
 from serving.services.channels.graph import GraphClient
 from serving.services.channels.graph_social import SocialGraph
 from serving.services.channels.throttle import SendThrottle
 from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
+from serving.services.media import attachments as media_attachments
+from serving.services.media.downloader import download_attachment
+from serving.services.media.storage import store_from_settings
 from ml.registry import registry_dsn
 from serving.services.automation.dispatcher import dispatch_due
 from serving.services.lead_model import keep_fresh, refresh_safely
@@ -202,6 +205,35 @@ async def requeue_stalled_content_task(context: JobContext, timestamp: int) -> N
     await _in_session(lambda session: comment_responder.requeue_stalled(session, get_settings(), now))
 
 
+@app.periodic(cron="17 * * * *")
+@app.task(name="purge_expired_data", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def purge_expired_data_task(context: JobContext, timestamp: int) -> None:
+    """Retention: raw webhook bodies and media past their days are dropped (the rows stay, anonymous)."""
+    settings = get_settings()
+    store = store_from_settings(settings)
+    for _ in range(100):  # batches of 1,000 until nothing is left
+        report = await _in_session(lambda session: retention.purge_expired(session, settings, store,
+                                                                           datetime.now(UTC)))
+        if not (report.raw_bodies or report.media_files):
+            break
+
+
+@app.task(name=media_attachments.DOWNLOAD_TASK, queue=media_attachments.MEDIA_QUEUE, pass_context=True)
+async def download_media(context: JobContext, attachment_id: int) -> None:
+    """Inbound media: fetch one attachment from Meta and keep it; a failure defers its own next attempt."""
+    if _graph is None:
+        raise RuntimeError("worker Graph client not configured: start it with `crm worker`")
+    await download_attachment(_session_factory(), _graph, get_settings(), attachment_id)
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="requeue_media_downloads", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def requeue_media_downloads_task(context: JobContext, timestamp: int) -> None:
+    """Pending media whose job is gone (a crash, a killed worker) get a new one, or are given up."""
+    settings = get_settings()
+    await _in_session(lambda session: media_attachments.requeue_due(session, settings, datetime.now(UTC)))
+
+
 @app.periodic(cron="* * * * *")
 @app.task(name="retry_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def retry_stalled_jobs_task(context: JobContext, timestamp: int) -> None:
@@ -263,7 +295,8 @@ async def run_worker(database_url: str, concurrency: int | None = None, wait: bo
         if wait:
             await retry_stalled_jobs(worker_app)
         await worker_app.run_worker_async(
-            queues=[INBOUND_QUEUE, outbox.OUTBOUND_QUEUE, MAINTENANCE_QUEUE, content_publisher.CONTENT_QUEUE],
+            queues=[INBOUND_QUEUE, outbox.OUTBOUND_QUEUE, MAINTENANCE_QUEUE, content_publisher.CONTENT_QUEUE,
+                    media_attachments.MEDIA_QUEUE],
             shutdown_graceful_timeout=10.0,
             concurrency=concurrency or _settings.worker_concurrency,
             wait=wait,

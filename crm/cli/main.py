@@ -18,6 +18,7 @@ from crm.cli import (
     mlflow_ui,
     nlu,
     services,
+    status,
     templates,
     ui,
 )
@@ -42,6 +43,7 @@ app.command()(services.serve)
 app.command()(services.worker)
 app.command()(services.stop)
 app.command()(services.sandbox)
+app.command(name="status")(status.status)
 app.command(name="dedup")(dedup.dedup)
 app.command(name="forecast")(forecast.forecast)
 app.command()(ui.ui)

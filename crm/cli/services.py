@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -27,6 +28,20 @@ def _uvicorn_args() -> list[str]:
         "--no-access-log",
         "--log-level", "warning",
     ]
+
+
+def fresh_metrics_dir() -> dict[str, str]:
+    """The API's uvicorn workers sum their webhook counters through this folder (prometheus_client's multiprocess
+    mode, see serving.services.metrics): PROMETHEUS_MULTIPROC_DIR if set, else .run/prometheus. Emptied of the
+    previous run's files before the API starts, so the counters start at zero with it."""
+    from crm.cli.processes import RUN_DIR
+
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or RUN_DIR / "prometheus")
+    path.mkdir(parents=True, exist_ok=True)
+    for kind in ("counter", "gauge", "histogram", "summary"):
+        for stale in path.glob(f"{kind}_*.db"):
+            stale.unlink(missing_ok=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(path)}
 
 
 SANDBOX_URL = "http://127.0.0.1:8765"
@@ -51,7 +66,7 @@ def start_background() -> str:
     if not settings.is_production and "META_GRAPH_BASE_URL" not in os.environ:
         env["META_GRAPH_BASE_URL"] = start_sandbox(settings.api_base_url)
     WORKER.start(["-m", "crm.cli.main", "worker"], env)
-    API.start(_uvicorn_args(), env)
+    API.start(_uvicorn_args(), env if API.is_running() else {**env, **fresh_metrics_dir()})
     try:
         wait_for_ready(settings.api_base_url, service=API)
     except RuntimeError as exc:
@@ -76,7 +91,7 @@ def serve(
                               env={**os.environ, "DATABASE_URL": database_url})
     try:
         os.environ["DATABASE_URL"] = database_url
-        code = subprocess.call([sys.executable, *_uvicorn_args()])
+        code = subprocess.call([sys.executable, *_uvicorn_args()], env={**os.environ, **fresh_metrics_dir()})
     except KeyboardInterrupt:
         code = 0
     finally:

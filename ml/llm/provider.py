@@ -4,12 +4,19 @@ An adapter only says how to send one (system, prompt) pair through its SDK and h
 exceptions; this class turns that into the Analyzer protocol. The SDKs' own retries are switched off (adapters
 pass max_retries=0) so the three providers retry, back off and fail the same way, and tests can set the
 backoff to zero instead of sleeping.
+
+Every request goes through `_call`, the one place where text leaves for a provider: the system prompt and
+the user prompt are redacted there (ml.llm.redaction: phones, emails, card numbers and addresses become
+`[PHONE_1]`-style placeholders, one mapping per request) and the answer's placeholders are restored before
+anyone reads it, so no task (intent, sentiment, lead, reply, repair, captions) and no adapter can send a
+customer's contact details.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import random
 import time
 from abc import ABC, abstractmethod
@@ -17,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ml.llm import prompts
+from ml.llm import prompts, redaction
 from ml.llm.base import (
     ProviderError,
     ProviderInvalidOutput,
@@ -48,6 +55,7 @@ class LlmProvider(ABC):
     name: ClassVar[str] = "llm"
 
     default_model: str = ""  # each adapter names its own
+    redaction_region: str = redaction.DEFAULT_REGION  # national phone numbers are read as this country's
 
     def __init__(
         self,
@@ -118,6 +126,11 @@ class LlmProvider(ABC):
         usage = self._usage([completion])
         try:
             data = extract_json(completion.text)
+            # These answers are read by people (replies, captions): a placeholder standing for nothing the
+            # request held (one the model made up) must never reach them.
+            if invented := redaction.leftover_placeholders(json.dumps(data, ensure_ascii=False)):
+                raise OutputError("the answer holds placeholders that stand for nothing: "
+                                  + ", ".join(invented))
         except OutputError as exc:
             error = ProviderInvalidOutput(str(exc), provider=self.name)
             error.input_tokens, error.output_tokens, error.estimated_cost_usd = usage
@@ -134,7 +147,18 @@ class LlmProvider(ABC):
         return input_tokens, output_tokens, estimate_cost(self.model, input_tokens, output_tokens)
 
     async def _call(self, system: str, prompt: str) -> Completion:
-        """One logical call: a hard deadline per attempt; 429 / 5xx retried with exponential backoff."""
+        """One logical call with the contact details redacted on the way out and restored on the way back (the
+        answer is JSON, so restored values are escaped as JSON string content)."""
+        (system, prompt), mapping = redaction.redact_all((system, prompt), region=self.redaction_region)
+        if mapping:
+            system = system.rstrip() + "\n\n" + redaction.placeholder_note(mapping)
+        completion = await self._send(system, prompt)
+        if mapping and completion.text:
+            completion.text = redaction.restore(completion.text, mapping, escape=redaction.json_escape)
+        return completion
+
+    async def _send(self, system: str, prompt: str) -> Completion:
+        """A hard deadline per attempt; 429 / 5xx retried with exponential backoff."""
         attempt = 0
         while True:
             try:
@@ -174,7 +198,8 @@ class LlmProvider(ABC):
     # --- what each adapter provides -------------------------------------------------------------------------
     @abstractmethod
     async def _complete(self, system: str, prompt: str) -> Completion:
-        """Send one request through the SDK (no retries) and return its text and token counts."""
+        """Send one request through the SDK (no retries) and return its text and token counts. Only `_call`
+        calls this, with the text already redacted."""
 
     @abstractmethod
     def _classify(self, exc: Exception) -> ProviderError | None:

@@ -3,8 +3,10 @@
 Plain data in (conversation history, the customer's message, the searched products and the policies as dicts),
 a draft out. Whether the draft is grounded enough to send is the caller's decision (the serving layer's fact
 check, which may ask again with a repair note), so this module never imports the serving layer. Customer
-contact details never reach a provider: emails and phone numbers are masked in every free text, and so are
-the words the caller asks to redact (the customer's name).
+contact details never reach a provider: every request is redacted by the adapters themselves
+(ml.llm.redaction, applied in LlmProvider._call: phones, emails, cards and addresses become placeholders that
+are restored in the draft, so a reply can repeat the customer's email back), and the words the caller asks to
+hide (the customer's names) are replaced by "[nombre]" here.
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ from typing import Any, cast
 
 import structlog
 
-from ml.llm import prompts
+from ml.llm import prompts, redaction
 from ml.llm.base import LlmCallRecord, Outcome, ProviderError, Task
 from ml.llm.chain import LOCAL, PROVIDER_NAMES, _make_provider
 from ml.llm.defaults import DEFAULT_MAX_RETRIES, DEFAULT_MODELS, DEFAULT_TIMEOUT_S
 from ml.llm.parsing import OutputError
 from ml.llm.provider import LlmProvider
-from ml.nlu.entities import EMAIL, PHONE
 
 # Stored in crm.llm_calls.task; base.Task names only the three analysis tasks, the column itself is free text.
 REPLY_TASK: Task = "reply"
@@ -36,7 +37,6 @@ MAX_QUICK_REPLIES = 3
 MAX_QUICK_REPLY_CHARS = 20  # a WhatsApp reply button's title limit
 CUSTOMER_ROLES = frozenset({"customer", "user", "inbound", "cliente"})
 _DELIMITERS = ("contexto", "historial", "mensaje", "borrador")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 log = structlog.get_logger(__name__)
 
@@ -134,7 +134,8 @@ class ReplyWriter:
 
 
 def build_prompt(request: ReplyRequest, repair: Repair | None = None) -> str:
-    """The per-turn user prompt: the facts as JSON, the masked conversation and the message."""
+    """The per-turn user prompt: the facts as JSON, the conversation and the message, names masked (contact
+    details are redacted when the adapter sends it)."""
     redact = _redactor(request.redact)
     context = {"products": list(request.products), "policies": dict(request.policies)}
     turns = list(request.history)[-MAX_HISTORY_TURNS:]
@@ -168,22 +169,6 @@ def parse_draft(data: Mapping[str, Any], provider: str, model: str) -> ReplyDraf
     quick_replies = [chip for chip in dict.fromkeys(chips) if 0 < len(chip) <= MAX_QUICK_REPLY_CHARS]
     skus = list(dict.fromkeys(sku.strip() for sku in _strings(data.get("products")) if sku.strip()))
     return ReplyDraft(text.strip(), quick_replies[:MAX_QUICK_REPLIES], skus, provider, model)
-
-
-def mask_contact_details(text: str) -> str:
-    """Emails and phone numbers out (prices, ISO dates and short numbers stay)."""
-    if "@" in text:
-        text = EMAIL.sub("[email]", text)
-
-    def phone(match: re.Match[str]) -> str:
-        found = match.group(0)
-        digits = sum(c.isdigit() for c in found)
-        before = text[max(0, match.start() - 4):match.start()]
-        if digits < 7 or _ISO_DATE.fullmatch(found.strip()) or before.rstrip().endswith(("$", "USD", "B/.")):
-            return found
-        return "[teléfono]"
-
-    return PHONE.sub(phone, text)
 
 
 def build_providers(
@@ -234,8 +219,17 @@ def _redactor(words: Sequence[str]) -> Callable[[str], str]:
     pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if names else None
 
     def redact(text: str) -> str:
-        text = mask_contact_details(text or "")
-        return pattern.sub("[nombre]", text) if pattern is not None else text
+        """Names out, except inside contact details ("juan.perez@gmail.com"): the adapter redacts those whole,
+        and masking a name in them first would leave the rest of the detail ("perez@gmail.com") to be sent."""
+        text = text or ""
+        if pattern is None:
+            return text
+        parts, position = [], 0
+        for found in redaction.find(text):
+            parts += [pattern.sub("[nombre]", text[position:found.start]), found.value]
+            position = found.end
+        parts.append(pattern.sub("[nombre]", text[position:]))
+        return "".join(parts)
 
     return redact
 

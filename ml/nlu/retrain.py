@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.llm.redaction import redact
 from ml.nlu.corpus import Example, load_corpus, split
 from ml.nlu.model import TextModels
 from ml.nlu.train import evaluate, train
@@ -45,8 +46,10 @@ def feedback_examples(corrections: Iterable[Correction], current: TextModels | N
         if intent is None or sentiment is None:
             continue
         held_out = int(hashlib.sha1(text.encode()).hexdigest(), 16) % 5 == 0
-        examples.append(Example(id=f"feedback-{len(examples)}", text=text, intent=intent, sentiment=sentiment,
-                                language="", split="test" if held_out else "train"))
+        # Customers' own words end up in MLflow (the evaluation snapshot, the model's vocabulary): their phone
+        # numbers, emails, cards and addresses never do.
+        examples.append(Example(id=f"feedback-{len(examples)}", text=redact(text).text, intent=intent,
+                                sentiment=sentiment, language="", split="test" if held_out else "train"))
     return examples
 
 

@@ -7,6 +7,7 @@ statuses out of order, media, reactions, comments and lead-ad submissions. Same 
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ WA_DISPLAY_NUMBER = "50760001234"
 WABA_ID = "100200300400500"
 PAGE_ID = "200300400500600"
 IG_ACCOUNT_ID = "17841400000000001"
+# Messenger / Instagram attachments link to a CDN; in the demo the Graph sandbox's file route stands in for it.
+SANDBOX_URL = "http://127.0.0.1:8765"
 
 SPANISH = [
     "hola buenas, tienen disponible el {product}? 🙏",
@@ -96,6 +99,11 @@ def _messaging_envelope(channel: str, event: dict[str, Any], at: datetime) -> di
             "entry": [{"id": account, "time": int(at.timestamp() * 1000), "messaging": [event]}]}
 
 
+def media_base_url() -> str:
+    """Where the demo's attachment links point: DEMO_MEDIA_BASE_URL, else the Graph sandbox."""
+    return (os.environ.get("DEMO_MEDIA_BASE_URL") or os.environ.get("META_GRAPH_BASE_URL") or SANDBOX_URL).rstrip("/")
+
+
 # How far back a stream starts; its events follow every few seconds to a minute, so a default stream (about 200
 # deliveries) ends well before now and inside the 24-hour window. Floored to the hour: the same seed replayed
 # within the hour is the same stream, absorbed as duplicates.
@@ -160,7 +168,8 @@ class StreamBuilder:
         mid = self._next_id("m_DEMO" if customer.channel == "messenger" else "aWdfDEMO")
         content: dict[str, Any] = {"mid": mid, "text": text}
         if with_media:
-            content["attachments"] = [{"type": "image", "payload": {"url": f"https://cdn.example/{mid}.jpg"}}]
+            content["attachments"] = [{"type": "image", "payload": {"url": f"{media_base_url()}/_sandbox/media/"
+                                                                           f"{mid}.jpg"}}]
         event = {"sender": {"id": customer.external_id}, "recipient": {"id": account},
                  "timestamp": int(at.timestamp() * 1000), "message": content}
         return StreamEvent(_messaging_envelope(customer.channel, event, at), "message", customer.channel)

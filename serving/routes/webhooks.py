@@ -16,6 +16,7 @@ from serving.services.ingest.parser import InvalidPayload, parse_webhook
 from serving.services.ingest.signature import signature_matches
 from serving.services.ingest.store import IncomingDelivery
 from serving.services.ingest.writer import DatabaseUnavailable
+from serving.services.metrics import count_webhook
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 log = structlog.get_logger(__name__)
@@ -70,11 +71,13 @@ async def receive_webhook(request: Request) -> Response:
     try:
         body = await _read_body(request, settings.webhook_max_body_bytes)
     except BodyTooLarge:
+        count_webhook("too_large")
         return _error(413, "body_too_large", f"webhook bodies are limited to {settings.webhook_max_body_bytes} "
                                              "bytes (WEBHOOK_MAX_BODY_BYTES)")
     if settings.meta_app_secret:
         if not signature_matches(body, request.headers.get("x-hub-signature-256"), settings.meta_app_secret):
             log.warning("webhook.signature_rejected", has_header="x-hub-signature-256" in request.headers)
+            count_webhook("invalid_signature")
             return _error(401, "invalid_signature", "X-Hub-Signature-256 is missing or does not match the app "
                                                     "secret")
         signature_state = "valid"
@@ -83,11 +86,13 @@ async def receive_webhook(request: Request) -> Response:
     try:
         payload = decode_json(body)
     except (ValueError, RecursionError) as exc:
+        count_webhook("bad_request")
         return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
     error = None
     try:
         parsed = parse_webhook(payload)
     except InvalidPayload as exc:
+        count_webhook("bad_request")
         return _error(400, "invalid_payload", str(exc))
     except Exception as exc:  # a parser bug must not lose the event: keep it as a dead letter, acknowledged
         log.exception("webhook.parse_failed")
@@ -101,8 +106,10 @@ async def receive_webhook(request: Request) -> Response:
         result = await request.app.state.ingest_writer.write(delivery)
     except DatabaseUnavailable:
         # The cause is logged by the writer; callers are not told database details.
+        count_webhook("unavailable")
         return _error(503, "not_stored", "event not stored (database unavailable); retry later",
                       headers={"Retry-After": "5"})
+    count_webhook("duplicate" if result.duplicate else "stored")
     return Response(orjson.dumps(result.as_response()), 200, media_type="application/json")
 
 

@@ -41,6 +41,7 @@ from serving.services.content_publisher import CONTENT_QUEUE
 from serving.services.handoff import escalate
 from serving.services.identity import IDENTITY_KIND, Identity, add_identity, resolve_contact
 from serving.services.understanding import Understanding
+from serving.services.jobs import defer_job
 
 log = structlog.get_logger(__name__)
 ACT_TASK = "act_on_comment"
@@ -140,10 +141,8 @@ async def _post_product(session: AsyncSession, comment: SocialComment) -> rules.
 async def defer_action(session: AsyncSession, action_id: int, account: str, at: datetime | None = None) -> None:
     """The job for one action. Its lock is the action's own: a job waiting for its slot must not hold back the
     account's other comments (a queued job blocks later jobs of the same lock)."""
-    await session.execute(
-        text("INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args, scheduled_at) "
-             "VALUES (:queue, :task, 0, :lock, jsonb_build_object('action_id', CAST(:id AS bigint)), :at)"),
-        {"queue": CONTENT_QUEUE, "task": ACT_TASK, "lock": f"comment-action:{action_id}", "id": action_id, "at": at})
+    await defer_job(session, queue=CONTENT_QUEUE, task=ACT_TASK, lock=f"comment-action:{action_id}",
+                    arg="action_id", value=action_id, at=at)
 
 
 async def perform(sessions: async_sessionmaker[AsyncSession], social: SocialGraph, settings: Settings,

@@ -26,6 +26,7 @@ from serving.services.automation.events import raise_event
 from serving.services.channels.accounts import NoAccount, account_token, publishing_account
 from serving.services.channels.graph import GraphError
 from serving.services.channels.graph_social import SocialGraph
+from serving.services.jobs import defer_job
 
 log = structlog.get_logger(__name__)
 CONTENT_QUEUE = "content"
@@ -56,10 +57,8 @@ def retry_delay(attempts: int) -> timedelta:
 
 async def defer_publish(session: AsyncSession, post_id: int, at: datetime | None = None) -> None:
     """The publish job for a post, in the caller's transaction; one job at a time per post (its lock)."""
-    await session.execute(
-        text("INSERT INTO crm.procrastinate_jobs (queue_name, task_name, priority, lock, args, scheduled_at) "
-             "VALUES (:queue, :task, 0, :lock, jsonb_build_object('post_id', CAST(:id AS bigint)), :at)"),
-        {"queue": CONTENT_QUEUE, "task": PUBLISH_TASK, "lock": f"post:{post_id}", "id": post_id, "at": at})
+    await defer_job(session, queue=CONTENT_QUEUE, task=PUBLISH_TASK, lock=f"post:{post_id}", arg="post_id",
+                    value=post_id, at=at)
 
 
 async def publish_post(sessions: async_sessionmaker[AsyncSession], social: SocialGraph, settings: Settings,

@@ -421,10 +421,12 @@ async def resend_window_failures(session: AsyncSession) -> int:
 
 
 async def requeue_orphans(session: AsyncSession) -> int:
-    """Queued rows with no send job (the worker died between its commit and the inline send) get one."""
+    """Rows with no send job get one: queued ones (the worker died between its commit and the inline send) and
+    sending ones (it died during the inline send: the job confirms from Meta's webhooks, never resends)."""
     orphans = (await session.execute(text(
-        "SELECT o.id, o.conversation_id FROM crm.outbound_messages o WHERE o.status = 'queued' "
-        "AND o.created_at < now() - make_interval(secs => :after) AND NOT EXISTS ("
+        "SELECT o.id, o.conversation_id FROM crm.outbound_messages o WHERE ("
+        "  (o.status = 'queued' AND o.created_at < now() - make_interval(secs => :after)) OR "
+        "  (o.status = 'sending' AND o.sending_started_at < now() - make_interval(secs => :after))) AND NOT EXISTS ("
         "  SELECT 1 FROM crm.procrastinate_jobs j WHERE j.task_name = :task AND j.status IN ('todo', 'doing') "
         "  AND (j.args->>'outbound_id')::bigint = o.id) "
         "ORDER BY o.id LIMIT 500 FOR UPDATE OF o SKIP LOCKED"),

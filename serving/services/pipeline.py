@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db.models import Contact, Conversation, LeadAdSubmission, Message, RawWebhookEvent, SocialComment
-from serving.services import comment_responder, conversations
+from serving.services import comment_responder, consent, conversations
 from serving.services.channels.common import pg_safe
 from serving.services.identity import Identity, add_identity, identities_for_message, resolve_contact
 from serving.services.ingest.json_body import decode_json
@@ -24,6 +24,7 @@ from serving.services.analysis_records import save_understood
 from serving.services.automation.events import raise_event
 from serving.services.chat.agent import take_turn
 from serving.services.closure import capture_csat
+from serving.services.media.attachments import plan_attachments
 from serving.services.opt_out import confirmation as opt_out_confirmation
 from serving.services.opt_out import is_opt_out
 from serving.services.outbox import queue_reply
@@ -111,6 +112,8 @@ async def _process_messages(session: AsyncSession, raw_event_id: int, summary: P
         # WhatsApp statuses only concern what the business sent; elsewhere an unsend can hit an inbound message.
         if message.direction == "outbound" or message.channel != "whatsapp":
             await apply_recorded_status(session, message)
+        if message.direction == "inbound" and message.media:  # downloaded by their own jobs, never waited for
+            await plan_attachments(session, message, now)
         message.processed_at = now
         summary.messages += 1
 
@@ -162,13 +165,19 @@ async def _understand_message(session: AsyncSession, understanding: Understandin
             "signals": understood.lead.signals, "message_id": message.id},
             key=f"lead.hot:{contact.id}:{scored_at.date().isoformat()}")
     if is_opt_out(text):
-        contact.opted_out = True
-        contact.attributes = {**(contact.attributes or {}), "opted_out_at": (message.sent_at or datetime.now(UTC))
-                              .isoformat(), "opted_out_via": message.channel}
+        at = message.sent_at or datetime.now(UTC)
+        await consent.record(session, contact, "opt_out", source="message", scope="all", occurred_at=at,
+                             channel=message.channel, evidence=f"message:{message.id}")
+        contact.attributes = {**(contact.attributes or {}), "opted_out_at": at.isoformat(),
+                              "opted_out_via": message.channel}
         await queue_reply(session, conversation=conversation, contact_id=contact.id, in_reply_to=message,
                           text_body=opt_out_confirmation(contact.language or understood.language), quick_replies=[])
         log.info("pipeline.opted_out", contact_id=contact.id)
     else:
+        if consent.is_opt_in(text):  # START / ALTA: messages (and offers) may come again
+            await consent.record(session, contact, "opt_in", source="message", scope="all",
+                                 occurred_at=message.sent_at or datetime.now(UTC), channel=message.channel,
+                                 evidence=f"message:{message.id}")
         outcome = await take_turn(session, understood, message, contact, conversation)
         log.info("pipeline.turn", message_id=message.id, conversation_id=conversation.id, outcome=outcome)
 

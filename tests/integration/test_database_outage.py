@@ -12,7 +12,7 @@ from crm.db.local_pg import ClusterProfile, LocalCluster
 from crm.db.migrate import upgrade
 from tests.helpers import api_client, make_settings, post_signed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("graph_sandbox")]
 
 DRILL = ClusterProfile(name="outage-drill", default_port=25440, database="crm", fast_unsafe=False)
 
@@ -78,6 +78,15 @@ async def test_database_stopped_under_load_loses_nothing_acknowledged(drill_clus
         raws = conn.execute("SELECT count(*) FROM crm.raw_webhook_events").fetchone()[0]
     assert stored == set(range(160)), "every message stored exactly once, acknowledged ones included"
     assert raws == 160 and jobs == 160
+    # After the restart the worker works through all of it: every event processed, every message given a contact.
+    from tests.integration.test_worker import drain
+
+    await drain(url)
+    with psycopg.connect(url) as conn:
+        pending = conn.execute("SELECT count(*) FROM crm.raw_webhook_events WHERE processing_status <> 'processed'"
+                               ).fetchone()[0]
+        orphans = conn.execute("SELECT count(*) FROM crm.messages WHERE contact_id IS NULL").fetchone()[0]
+    assert (pending, orphans) == (0, 0)
 
 
 def test_a_cluster_whose_port_was_taken_while_stopped_moves_to_a_free_one(drill_cluster: LocalCluster) -> None:

@@ -8,6 +8,7 @@ from crm.db.models.channels import ChannelAccount
 from crm.db.models.commerce import Cart, CartItem, Invoice, Opportunity, Order, OrderLine, Product
 from crm.db.models.contacts import Contact, ContactIdentity
 from crm.db.models.content import CommentAction, ContentPost, ContentPublication
+from crm.db.models.privacy import ConsentEvent, ErasureRequest, MediaAttachment
 from crm.db.models.conversations import Conversation
 from crm.db.models.outbound import OutboundMessage
 from crm.db.models.support import Agent, Ticket
@@ -41,8 +42,11 @@ __all__ = [
     "ChannelAccount",
     "Contact",
     "CommentAction",
+    "ConsentEvent",
     "ContentPost",
     "ContentPublication",
+    "ErasureRequest",
+    "MediaAttachment",
     "Faq",
     "Policy",
     "ContactIdentity",

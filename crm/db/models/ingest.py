@@ -49,6 +49,7 @@ class RawWebhookEvent(IdMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # body dropped (retention, erasure)
 
     __table_args__ = (
         CheckConstraint(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db.models import Contact, Conversation, Message, OutboundMessage
 from crm.settings import Settings
+from serving.services.consent import may_market
 from serving.services.automation.messages import compose
 from serving.services.outbox import queue_message
 
@@ -45,6 +46,10 @@ def in_quiet_hours(now: datetime, settings: Settings) -> datetime | None:
     return ends if ends > local else ends + timedelta(days=1)
 
 
+# Messages that sell rather than serve: they need the customer's marketing consent.
+MARKETING_KINDS = {"nurturing", "closing_offer", "cart_recovery"}
+
+
 async def send_automation_message(session: AsyncSession, settings: Settings, *, contact_id: int, kind: str,
                                   step: str, subject: str, raised_at: datetime, context: dict[str, Any],
                                   now: datetime, conversation_id: int | None = None) -> ActionResult:
@@ -53,6 +58,10 @@ async def send_automation_message(session: AsyncSession, settings: Settings, *, 
         raise LookupError(f"no contact {contact_id}")
     if contact.opted_out:
         return ActionResult("skipped", "opted_out")
+    if kind in MARKETING_KINDS:  # offers need consent on record; follow-ups and payment reminders are service
+        allowed, why = await may_market(session, contact, settings)
+        if not allowed:
+            return ActionResult("skipped", why or "no_consent")
     replied = (await session.scalars(select(Message.id).where(
         Message.contact_id == contact_id, Message.direction == "inbound",
         func.coalesce(Message.sent_at, Message.created_at) > raised_at).limit(1))).first()

@@ -10,7 +10,13 @@ of the figures it flags:
 - a catalog price written right after another product's name, and a catalog stock figure stated for the wrong
   product;
 - delivery and other durations ("2 días", "24 horas") that neither the policies, the products nor the customer
-  mention.
+  mention;
+- contact details (phones, emails, card numbers, addresses: ml.llm.redaction) that neither the customer's words,
+  the policies nor the products hold, and placeholders left over from redaction (`[PHONE_9]`, one the model
+  made up), and any card number (the customer's own included). The customer's own phone, email and address,
+  restored into the draft by the adapter ("te escribo a ana@x.com", "Calle 50 #23-45"), are allowed and blanked
+  before the other checks, which would otherwise read "Calle 50" as an unknown model; the problems never quote
+  a detail.
 
 Limits, on purpose (a false alarm costs a regeneration or the local answer, so the checks stay conservative):
 - "the catalog" is the products passed in (the ones searched for this turn): a real product outside them counts
@@ -33,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from typing import Any
 
+from ml.llm import redaction
 from ml.nlu.text import fold
 from serving.services.chat.facts import ProductFact
 
@@ -91,7 +98,8 @@ def check_draft(text: str, products_mentioned: Sequence[str], catalog_products: 
     `products_mentioned` are the SKUs the model listed; `customer_text` is what the customer wrote (durations they
     stated may be repeated back to them)."""
     catalog = KnownFacts(catalog_products, policies)
-    problems = unsupported_figures(text, catalog_products, policies, allowed_amounts)
+    text, problems = unsupported_contact_details(text, catalog_products, policies, customer_text)
+    problems += unsupported_figures(text, catalog_products, policies, allowed_amounts)
     problems += _coded_prices(text, catalog_products, policies, allowed_amounts, problems)
     problems += [f"sku {sku} is not in the catalog" for sku in products_mentioned if not catalog.has_sku(sku)]
     problems += unknown_skus(text, catalog)
@@ -99,6 +107,41 @@ def check_draft(text: str, products_mentioned: Sequence[str], catalog_products: 
     problems += misattributed_figures(text, catalog)
     problems += unsupported_durations(text, catalog, customer_text)
     return list(dict.fromkeys(problems))
+
+
+_CONTACT_NAMES = {"PHONE": "phone number", "EMAIL": "email", "CARD": "card number", "ADDRESS": "address"}
+
+
+def unsupported_contact_details(text: str, products: Sequence[ProductFact], policies: dict[str, Any],
+                                customer_text: str = "") -> tuple[str, list[str]]:
+    """The text with its contact details blanked (`[PHONE]`...), and the problems: details that neither the
+    customer wrote nor the facts hold (an address counts when it is part of a known one or the other way
+    round), and redaction placeholders nobody filled."""
+    problems = [f"placeholder {p} stands for nothing" for p in redaction.leftover_placeholders(text)]
+    found = redaction.find(text)
+    if not found:
+        return text, problems
+    facts = " \n ".join([customer_text, *_strings(policies),
+                         *(s for p in products for s in (p.name, p.description, *_strings(p.attributes)))])
+    known = redaction.find(facts)
+    parts, position = [], 0
+    for item in found:
+        if item.kind == "CARD":  # even the customer's own: a chat message is no place for a card number
+            problems.append("a card number, which a reply never repeats")
+        elif not any(_same_detail(item, other) for other in known):
+            problems.append(f"{_CONTACT_NAMES[item.kind]} that neither the customer nor the policies gave")
+        parts += [text[position:item.start], f"[{item.kind}]"]
+        position = item.end
+    parts.append(text[position:])
+    return "".join(parts), list(dict.fromkeys(problems))
+
+
+def _same_detail(stated: redaction.Found, known: redaction.Found) -> bool:
+    if stated.kind != known.kind:
+        return False
+    if stated.kind == "ADDRESS":  # "Calle 50" for the customer's "Calle 50 #23-45"
+        return stated.key in known.key or known.key in stated.key
+    return stated.key == known.key
 
 
 def unknown_skus(text: str, catalog: KnownFacts) -> list[str]:
