@@ -187,13 +187,12 @@ def _print_comments(database_url: str, comment_ids: list[str]) -> None:
                                "AND action IN ('public_reply', 'private_reply', 'escalate') AND status = 'done'",
                                (comment_ids,)).fetchone()[0]
     table = Table(title=f"Comment auto-responder: {len(rows)} comments stored once, {replies} answered once each")
-    table.add_column("on", min_width=2)
-    table.add_column("comment", no_wrap=True, max_width=20)
+    table.add_column("comment", no_wrap=True, max_width=24)
     table.add_column("action", no_wrap=True, min_width=13)
     table.add_column("status", no_wrap=True, min_width=7)
     table.add_column("reply / why", no_wrap=True, max_width=26)
     for channel, text, action, status, reply in rows:
-        table.add_row("FB" if channel == "facebook" else "IG", text, action, status, reply.splitlines()[0])
+        table.add_row(("FB: " if channel == "facebook" else "IG: ") + text, action, status, reply.splitlines()[0])
     console.print(table)
 
 
