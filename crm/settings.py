@@ -110,6 +110,10 @@ class Settings(BaseSettings):
         "image/", "audio/", "video/", "application/pdf", "application/msword", "application/vnd.openxmlformats",
         "application/vnd.ms-excel", "application/vnd.ms-powerpoint", "text/plain"])
     media_max_attempts: int = 8
+    # Media is fetched only from Meta's CDNs (and the Graph base URL's host, the sandbox in development): a URL in a
+    # webhook never makes the worker call anything else (no SSRF into the private network).
+    media_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [
+        "fbcdn.net", "fbsbx.com", "cdninstagram.com", "facebook.com", "instagram.com", "whatsapp.net"])
 
     # Privacy (issue 9): raw webhook bodies and media are kept this many days, then purged by the worker; marketing
     # messages need no opt-out on record (and, with MARKETING_REQUIRES_OPT_IN, an opt-in).
@@ -138,7 +142,7 @@ class Settings(BaseSettings):
     gemini_model: str = "gemini-2.5-flash"
 
     @field_validator("meta_app_secret", "llm_providers", "content_hashtags", "content_channels",
-                     "media_allowed_types", mode="before")
+                     "media_allowed_types", "media_allowed_hosts", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

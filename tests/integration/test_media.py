@@ -274,8 +274,14 @@ async def test_an_oversize_file_is_rejected_without_reading_it_all(
         assert "authorization" not in request.headers, "no token goes to a CDN"
         return httpx.Response(200, headers={"content-type": "image/jpeg"}, stream=Endless())
 
-    await deliver(clean_db, messenger_attachment("m_HUGE", "https://cdn.test/huge.jpg"))
-    await drain(clean_db)  # cdn.test cannot be reached from here: a transient failure
+    # A link to anywhere but Meta's CDNs is never fetched (no SSRF through a webhook).
+    await deliver(clean_db, messenger_attachment("m_ELSEWHERE", "https://cdn.test/huge.jpg"))
+    await drain(clean_db)
+    elsewhere = await attachment_of(db, "m_ELSEWHERE")
+    assert elsewhere["status"] == "rejected" and "MEDIA_ALLOWED_HOSTS" in elsewhere["last_error"]
+
+    await deliver(clean_db, messenger_attachment("m_HUGE", "https://scontent.test.fbcdn.net/huge.jpg"))
+    await drain(clean_db)  # that host cannot be reached from here: a transient failure
     row = await attachment_of(db, "m_HUGE")
     assert row["status"] == "pending" and row["attempts"] == 1
     settings = make_settings(clean_db, media_max_bytes=100_000)

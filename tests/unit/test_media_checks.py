@@ -160,3 +160,18 @@ def test_which_parts_of_a_message_are_files() -> None:
     files = downloadable("messenger", messenger)
     assert [(f.position, f.kind, f.source_media_id) for f in files] == [
         (2, "sticker", None), (3, "document", None), (4, "video", None)]
+
+
+def test_media_is_fetched_only_from_metas_hosts_or_the_graph_base() -> None:
+    from serving.services.media.checks import check_source_url
+
+    hosts = ["fbcdn.net", "fbsbx.com", "cdninstagram.com"]
+    check_source_url("https://scontent.xx.fbcdn.net/v/t1/abc.jpg?oh=1", hosts, "https://graph.facebook.com")
+    check_source_url("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1", hosts,
+                     "https://graph.facebook.com")
+    check_source_url("http://127.0.0.1:8765/_sandbox/media/x.jpg", hosts, "http://127.0.0.1:8765")
+    for url in ("http://scontent.xx.fbcdn.net/a.jpg", "https://169.254.169.254/latest/meta-data/",
+                "https://evilfbcdn.net/a.jpg", "https://fbcdn.net.evil.com/a.jpg", "file:///etc/passwd",
+                "http://127.0.0.1:5432/"):
+        with pytest.raises(MediaRejected):
+            check_source_url(url, hosts, "https://graph.facebook.com")

@@ -142,3 +142,18 @@ def check_declared_size(size: int | None, max_bytes: int) -> None:
 def retry_delay(attempts: int) -> timedelta:
     """30 s, 1, 2, 4 ... minutes after each failed attempt, capped at an hour."""
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+def check_source_url(url: str, allowed_hosts: list[str], graph_base_url: str) -> None:
+    """Only Meta's CDNs over HTTPS (or the Graph base URL's own host, e.g. the local sandbox): a URL taken from a
+    webhook must not make the worker fetch from the private network or anywhere else."""
+    from urllib.parse import urlsplit
+
+    parts, graph = urlsplit(url), urlsplit(graph_base_url)
+    host = (parts.hostname or "").lower()
+    if host and host == (graph.hostname or "").lower() and parts.scheme == graph.scheme:
+        return
+    if parts.scheme != "https" or not host:
+        raise MediaRejected(f"media URL refused: not https ({parts.scheme or 'no scheme'})")
+    if not any(host == h.strip().lower() or host.endswith("." + h.strip().lower()) for h in allowed_hosts if h.strip()):
+        raise MediaRejected(f"media URL refused: {host} is not one of Meta's hosts (MEDIA_ALLOWED_HOSTS)")

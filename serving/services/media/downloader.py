@@ -36,6 +36,7 @@ from serving.services.media.attachments import defer_download
 from serving.services.media.checks import (
     MediaRejected,
     check_declared_size,
+    check_source_url,
     check_type,
     content_sha256,
     normalize_sha256,
@@ -149,7 +150,7 @@ async def download_attachment(sessions: async_sessionmaker[AsyncSession], graph:
         await session.commit()
     try:
         async with _http(http) as client:
-            fetched = await _fetch(client, graph, source, settings.media_max_bytes)
+            fetched = await _fetch(client, graph, source, settings)
         sha256 = content_sha256(fetched.data)
         for declared in (source.declared_sha256, fetched.declared_sha256):
             expected = normalize_sha256(declared)
@@ -173,16 +174,23 @@ async def download_attachment(sessions: async_sessionmaker[AsyncSession], graph:
     return await _settle_stored(sessions, store, attachment_id, key, sha256, mime, len(fetched.data), now)
 
 
-async def _fetch(client: httpx.AsyncClient, graph: GraphClient, source: _Source, max_bytes: int) -> _Fetched:
+async def _fetch(client: httpx.AsyncClient, graph: GraphClient, source: _Source, settings: Settings) -> _Fetched:
+    max_bytes = settings.media_max_bytes
+
+    def allowed(url: str) -> str:
+        check_source_url(url, settings.media_allowed_hosts, settings.meta_graph_base_url)
+        return url
+
     if source.channel == "whatsapp" and source.media_id:
         info = await resolve_whatsapp_media(graph, source.media_id, source.account, source.token)
         check_declared_size(info.file_size, max_bytes)
+        allowed(info.url)
         # The lookaside URL wants the same token; an expired one is asked for again on the next attempt.
         data = await fetch_capped(client, info.url, source.token, max_bytes, refreshable=True)
         return _Fetched(data, info.mime_type, info.sha256)
     if source.url:
         token = source.token if source.channel == "whatsapp" else None  # never hand a token to a CDN
-        return _Fetched(await fetch_capped(client, source.url, token, max_bytes, refreshable=False))
+        return _Fetched(await fetch_capped(client, allowed(source.url), token, max_bytes, refreshable=False))
     raise PermanentMediaError("no media id or URL to download from")
 
 
