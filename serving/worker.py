@@ -30,6 +30,7 @@ from serving.services.ingest.store import INBOUND_QUEUE, PROCESS_TASK
 from serving.services.media import attachments as media_attachments
 from serving.services.media.downloader import download_attachment
 from serving.services.media.storage import store_from_settings
+from serving.services.privacy import suppression
 from ml.registry import registry_dsn
 from serving.services.automation.dispatcher import dispatch_due
 from serving.services.lead_model import keep_fresh, refresh_safely
@@ -205,6 +206,14 @@ async def requeue_stalled_content_task(context: JobContext, timestamp: int) -> N
     await _in_session(lambda session: comment_responder.requeue_stalled(session, get_settings(), now))
 
 
+@app.periodic(cron="* * * * *")
+@app.task(name="scrub_late_statuses", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def scrub_late_statuses_task(context: JobContext, timestamp: int) -> None:
+    """Read receipts Meta sends after a person was forgotten lose the recipient (statuses are stored at ingest)."""
+    if count := await _in_session(suppression.scrub_late_statuses):
+        log.info("worker.late_statuses_scrubbed", count=count)
+
+
 @app.periodic(cron="17 * * * *")
 @app.task(name="purge_expired_data", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def purge_expired_data_task(context: JobContext, timestamp: int) -> None:
@@ -214,6 +223,8 @@ async def purge_expired_data_task(context: JobContext, timestamp: int) -> None:
     for _ in range(100):  # batches of 1,000 until nothing is left
         report = await _in_session(lambda session: retention.purge_expired(session, settings, store,
                                                                            datetime.now(UTC)))
+        if report.files:  # committed: now the files can go
+            await _in_session(lambda session: retention.delete_unused_files(session, store, report.files))
         if not (report.raw_bodies or report.media_files):
             break
 

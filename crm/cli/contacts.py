@@ -80,6 +80,9 @@ def _in_session(work):  # noqa: ANN001, ANN202 - an async function of (session, 
 def forget(contact_id: int | None = typer.Argument(None, help="The contact's id."),
            phone: str | None = typer.Option(None, "--phone", help="Find them by phone, E.164 (+50761234567)."),
            email: str | None = typer.Option(None, "--email", help="Find them by email address."),
+           include_duplicates: bool = typer.Option(
+               False, "--include-duplicates", help="Also the contacts deduplication merged with them (a probabilistic "
+                                                   "match: check the list first)."),
            yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
     """Remove a person's personal data everywhere it lives (crm tables, raw webhook bodies, media, warehouse and
     marts), keeping anonymous aggregates. Prints what was removed and checks nothing still holds their ids."""
@@ -88,19 +91,28 @@ def forget(contact_id: int | None = typer.Argument(None, help="The contact's id.
     from serving.services.media.storage import store_from_settings
     from serving.services.privacy.erasure import find_contacts
     from serving.services.privacy.erasure import forget as erase
+    from serving.services.retention import delete_unused_files
 
     if contact_id is None and not phone and not email:
         console.print("[red]say who: a CONTACT_ID, --phone or --email[/red]")
         raise typer.Exit(2)
-    found = _in_session(lambda session, _: find_contacts(session, contact_id=contact_id, phone=phone, email=email))
+    from serving.services.privacy.erasure import with_duplicates
+
+    async def who(session, _):  # noqa: ANN001, ANN202
+        found = await find_contacts(session, contact_id=contact_id, phone=phone, email=email)
+        return found, (await with_duplicates(session, found, include_duplicates) if found else [])
+
+    found, people = _in_session(who)
     if not found:
         console.print("[red]no contact matches[/red]")
         raise typer.Exit(1)
+    found = people
     if not yes and not typer.confirm(f"Forget contact(s) {', '.join(map(str, found))} and their merged duplicates? "
                                      "This cannot be undone", default=False):
         raise typer.Exit(1)
     report = _in_session(lambda session, settings: erase(session, store_from_settings(settings), found,
-                                                         source="cli"))
+                                                         source="cli", include_cluster=include_duplicates))
+    _in_session(lambda session, settings: delete_unused_files(session, store_from_settings(settings), report.files))
     table = Table(title=f"Forgotten: contact(s) {', '.join(map(str, report.contact_ids))} "
                         f"(confirmation {report.confirmation_code})")
     table.add_column("where")

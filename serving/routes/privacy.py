@@ -19,29 +19,37 @@ from serving.services.media.storage import store_from_settings
 from serving.services.privacy.erasure import NothingToForget, find_contacts, forget, new_code
 from serving.services.privacy.export import export_person
 from serving.services.privacy.meta_deletion import BadSignedRequest, parse_signed_request
+from serving.services.retention import delete_unused_files
 
 router = APIRouter(tags=["privacy"])
 
 
 @router.delete("/contacts/{contact_id}", response_model=ErasureOut)
-async def forget_contact(contact_id: int, session: SessionDep, settings: SettingsDep, _: AdminKey) -> ErasureOut:
+async def forget_contact(contact_id: int, session: SessionDep, settings: SettingsDep, _: AdminKey,
+                         include_duplicates: bool = False) -> ErasureOut:
     """Removes the person's personal data everywhere (crm, raw bodies, media, warehouse and marts); anonymous
-    aggregates stay. Answers what was removed, and any column still holding an identifier (should be none)."""
+    aggregates stay. The person: this contact and those with the same phone or email; `include_duplicates` adds
+    the contacts deduplication merged with it. Answers what was removed, and any column still holding an
+    identifier (should be none)."""
+    store = store_from_settings(settings)
     try:
-        report = await forget(session, store_from_settings(settings), await find_contacts(session, contact_id=contact_id),
-                              source="api")
+        report = await forget(session, store, await find_contacts(session, contact_id=contact_id), source="api",
+                              include_cluster=include_duplicates)
     except NothingToForget as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no contact {contact_id}") from exc
+    await session.commit()
+    await delete_unused_files(session, store, report.files)
     await session.commit()
     return ErasureOut(confirmation_code=report.confirmation_code, contact_ids=report.contact_ids,
                       removed={k: v for k, v in report.removed.items() if v}, residue=report.residue)
 
 
 @router.get("/contacts/{contact_id}/export")
-async def export_contact(contact_id: int, session: SessionDep, _: AdminKey) -> dict[str, Any]:
+async def export_contact(contact_id: int, session: SessionDep, _: AdminKey,
+                         include_duplicates: bool = False) -> dict[str, Any]:
     """Everything held about the person, as JSON."""
     try:
-        return await export_person(session, contact_id)
+        return await export_person(session, contact_id, include_duplicates)
     except NothingToForget as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
@@ -75,11 +83,14 @@ async def meta_data_deletion(request: Request, session: SessionDep, settings: Se
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     erasure = ErasureRequest(confirmation_code=new_code(), source="meta")
     contact_ids = await find_contacts(session, external_id=str(payload["user_id"]))
+    store, files = store_from_settings(settings), []
     if contact_ids:
-        await forget(session, store_from_settings(settings), contact_ids, source="meta", request=erasure)
+        files = (await forget(session, store, contact_ids, source="meta", request=erasure)).files
     else:  # nothing held about them: still a request, answered and on record
         erasure.status, erasure.completed_at = "not_found", datetime.now(UTC)
         session.add(erasure)
+    await session.commit()
+    await delete_unused_files(session, store, files)
     await session.commit()
     base = settings.public_base_url or str(request.base_url).rstrip("/")
     return DeletionCallbackOut(url=f"{base.rstrip('/')}/api/v1/meta/data-deletion/{erasure.confirmation_code}",

@@ -14,24 +14,32 @@ from crm.db.models import ConsentEvent, Contact
 from crm.settings import Settings
 from ml.nlu.text import fold
 
+# Only a whole message that is the keyword (START / ALTA) or a plain request counts: "no quiero recibir ofertas"
+# must never read as an opt-in, so anything negated is refused first.
 OPT_IN = re.compile(r"^\s*(start|alta|unstop|suscribir(me)?|subscribe|quiero suscribirme)\s*[.!]*\s*$"
-                    r"|\b(quiero recibir (ofertas|promociones|novedades)|send me (offers|deals|promotions))\b")
+                    r"|^\s*(si,? )?(quiero|me gustaria) recibir (sus )?(ofertas|promociones|novedades)\s*[.!]*\s*$"
+                    r"|^\s*(yes,? )?send me (your )?(offers|deals|promotions)\s*[.!]*\s*$")
+NEGATED = re.compile(r"\b(no|ya no|nunca|jamas|don'?t|do not|never|stop|baja)\b")
 
 
 def is_opt_in(text: str) -> bool:
-    return bool(OPT_IN.search(fold(text)))
+    folded = fold(text)
+    return bool(OPT_IN.search(folded)) and not NEGATED.search(folded)
 
 
 async def record(session: AsyncSession, contact: Contact, kind: str, *, source: str, occurred_at: datetime,
                  scope: str = "marketing", channel: str | None = None, evidence: str | None = None) -> ConsentEvent:
     """Logs the event and keeps `contacts.opted_out` (what every send checks) in step with it."""
+    latest = await session.scalar(select(ConsentEvent.occurred_at).where(ConsentEvent.contact_id == contact.id)
+                                  .order_by(ConsentEvent.occurred_at.desc()).limit(1))
     event = ConsentEvent(contact_id=contact.id, kind=kind, scope=scope, channel=channel, source=source,
                          evidence=evidence, occurred_at=occurred_at)
     session.add(event)
-    if kind == "opt_out":
-        contact.opted_out = True
-    elif kind == "opt_in":
-        contact.opted_out = False
+    if latest is None or occurred_at >= latest:  # a backfilled older event is logged but decides nothing
+        if kind == "opt_out":
+            contact.opted_out = True
+        elif kind == "opt_in":
+            contact.opted_out = False
     await session.flush()
     return event
 

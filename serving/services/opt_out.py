@@ -8,9 +8,13 @@ import re
 from ml.nlu.text import fold
 
 OPT_OUT = re.compile(
-    r"^\s*(stop|baja|unsubscribe|cancelar suscripcion|darme de baja|detener)\s*[.!]*\s*$"
-    r"|\b(no me (escriban|escribas|manden|envien|mandes) (mas|nada)|no quiero recibir (mas )?(mensajes|promociones)"
-    r"|dejen de (escribirme|enviarme|mandarme)|stop (sending|messaging|texting) me|don'?t (text|message) me)\b")
+    r"^\s*(stop|baja|unsubscribe|cancelar suscripcion|darme de baja|detener|stop promotions)"
+    r"(\s+(por favor|please|me))?\s*[.!]*\s*$"
+    r"|\b(no me (escriban|escribas|manden|envien|mandes) (mas|nada)"
+    r"|no quiero (recibir )?(mas )?(mensajes|promociones|ofertas|novedades|publicidad)"
+    r"|ya no me (escriban|manden|envien|mandes) (mas )?(mensajes|nada)?"
+    r"|(quiero|quisiera) darme de baja|dejen de (escribirme|enviarme|mandarme)"
+    r"|stop (sending|messaging|texting) me|don'?t (text|message) me|unsubscribe me)\b")
 
 
 def is_opt_out(text: str) -> bool:

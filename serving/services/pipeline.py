@@ -27,6 +27,7 @@ from serving.services.closure import capture_csat
 from serving.services.media.attachments import plan_attachments
 from serving.services.opt_out import confirmation as opt_out_confirmation
 from serving.services.opt_out import is_opt_out
+from serving.services.privacy.suppression import blank_erased
 from serving.services.outbox import queue_reply
 from serving.services.statuses import apply_recorded_status
 from serving.services.understanding import Understanding
@@ -60,6 +61,8 @@ async def process_raw_event(session: AsyncSession, raw_event_id: int, renormaliz
         await _renormalize(session, event)
     if understanding is not None:
         await understanding.refresh_catalog(session)
+    if await blank_erased(session, raw_event_id):  # a late webhook about someone forgotten: not them again
+        event.body, event.headers, event.unparsed, event.purged_at = None, {}, [], now
     await _process_messages(session, raw_event_id, summary, now, understanding)
     await _process_comments(session, raw_event_id, summary, now, understanding)
     await _process_leads(session, raw_event_id, summary, now)
@@ -83,6 +86,9 @@ async def _process_messages(session: AsyncSession, raw_event_id: int, summary: P
         )
     ).all()
     for message in messages:
+        if message.counterpart_external_id == "erased":  # forgotten while its event waited in the queue
+            message.processed_at = now
+            continue
         identities = identities_for_message(message)
         if identities:
             contact = await resolve_contact(

@@ -5,7 +5,7 @@ copy of what Meta sent until it is settled. Media keeps its attachment row (kind
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -24,10 +24,12 @@ BATCH = 1000
 class PurgeReport:
     raw_bodies: int = 0
     media_files: int = 0
+    files: list[str] = field(default_factory=list)  # storage keys to delete once the transaction committed
 
 
 async def purge_expired(session: AsyncSession, settings: Settings, store: MediaStore, now: datetime) -> PurgeReport:
-    """One pass (at most BATCH of each); the caller commits. Run it again until it reports nothing."""
+    """One pass (at most BATCH of each); the caller commits, then deletes `report.files` with
+    `delete_unused_files`. Run it again until it reports nothing."""
     report = PurgeReport()
     raw_cutoff = now - timedelta(days=settings.raw_event_retention_days)
     purged = await session.execute(
@@ -44,24 +46,30 @@ async def purge_expired(session: AsyncSession, settings: Settings, store: MediaS
         MediaAttachment.status == "stored", MediaAttachment.stored_at < media_cutoff)
         .order_by(MediaAttachment.id).limit(BATCH).with_for_update(skip_locked=True))).all()
     for attachment in expired:
-        await release_file(session, store, attachment, "purged", now)
+        release_file(attachment, "purged", now, report.files)
         report.media_files += 1
     if report.raw_bodies or report.media_files:
         log.info("retention.purged", raw_bodies=report.raw_bodies, media_files=report.media_files)
     return report
 
 
-async def release_file(session: AsyncSession, store: MediaStore, attachment: MediaAttachment, status: str,
-                       now: datetime) -> None:
-    """Marks the attachment `purged` / `erased` and deletes its file unless another attachment still holds the same
-    bytes (content-addressed keys are shared)."""
-    key = attachment.storage_key
+def release_file(attachment: MediaAttachment, status: str, now: datetime, files: list[str]) -> None:
+    """Marks the attachment `purged` / `erased` and notes its file for deletion after the commit (deleting before
+    could leave rows that roll back to `stored` with their file gone)."""
+    if attachment.storage_key:
+        files.append(attachment.storage_key)
     attachment.status, attachment.purged_at, attachment.storage_key = status, now, None
-    if not key:
-        return
-    await session.flush()
-    still_used = (await session.execute(text(
-        "SELECT 1 FROM crm.media_attachments WHERE storage_key = :key AND status = 'stored' LIMIT 1"),
-        {"key": key})).first()
-    if still_used is None:
-        await store.delete(key)
+
+
+async def delete_unused_files(session: AsyncSession, store: MediaStore, keys: list[str]) -> int:
+    """After the commit: deletes each file no stored attachment uses any more (content-addressed keys are shared,
+    and a download may have stored the same bytes meanwhile)."""
+    deleted = 0
+    for key in sorted(set(keys)):
+        still_used = (await session.execute(text(
+            "SELECT 1 FROM crm.media_attachments WHERE storage_key = :key AND status = 'stored' LIMIT 1"),
+            {"key": key})).first()
+        if still_used is None:
+            await store.delete(key)
+            deleted += 1
+    return deleted

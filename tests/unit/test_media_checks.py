@@ -172,6 +172,8 @@ def test_media_is_fetched_only_from_metas_hosts_or_the_graph_base() -> None:
     check_source_url("http://127.0.0.1:8765/_sandbox/media/x.jpg", hosts, "http://127.0.0.1:8765")
     for url in ("http://scontent.xx.fbcdn.net/a.jpg", "https://169.254.169.254/latest/meta-data/",
                 "https://evilfbcdn.net/a.jpg", "https://fbcdn.net.evil.com/a.jpg", "file:///etc/passwd",
-                "http://127.0.0.1:5432/"):
+                "http://127.0.0.1:5432/", "http://127.0.0.1:5678/healthz"):
         with pytest.raises(MediaRejected):
             check_source_url(url, hosts, "https://graph.facebook.com")
+        with pytest.raises(MediaRejected):
+            check_source_url(url, hosts, "http://127.0.0.1:8765")

@@ -151,8 +151,8 @@ def check_source_url(url: str, allowed_hosts: list[str], graph_base_url: str) ->
 
     parts, graph = urlsplit(url), urlsplit(graph_base_url)
     host = (parts.hostname or "").lower()
-    if host and host == (graph.hostname or "").lower() and parts.scheme == graph.scheme:
-        return
+    if host and parts.netloc.lower() == graph.netloc.lower() and parts.scheme == graph.scheme:
+        return  # the Graph base itself, port included (the sandbox; not any port of that host)
     if parts.scheme != "https" or not host:
         raise MediaRejected(f"media URL refused: not https ({parts.scheme or 'no scheme'})")
     if not any(host == h.strip().lower() or host.endswith("." + h.strip().lower()) for h in allowed_hosts if h.strip()):

@@ -17,6 +17,8 @@ The message itself is never touched, and a crash mid-way counts as an attempt (t
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -113,12 +115,16 @@ def store_for(settings: Settings) -> MediaStore:
 
 
 @asynccontextmanager
-async def _http(client: httpx.AsyncClient | None) -> AsyncIterator[httpx.AsyncClient]:
+async def _http(client: httpx.AsyncClient | None, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     if client is not None:
         yield client
         return
-    async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True,
-                                 headers={"User-Agent": USER_AGENT}) as own:
+
+    async def only_meta(request: httpx.Request) -> None:  # every hop, redirects included
+        check_source_url(str(request.url), settings.media_allowed_hosts, settings.meta_graph_base_url)
+
+    async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True, headers={"User-Agent": USER_AGENT},
+                                 event_hooks={"request": [only_meta]}) as own:
         yield own
 
 
@@ -149,7 +155,7 @@ async def download_attachment(sessions: async_sessionmaker[AsyncSession], graph:
                          attachment.declared_sha256, token)
         await session.commit()
     try:
-        async with _http(http) as client:
+        async with _http(http, settings) as client:
             fetched = await _fetch(client, graph, source, settings)
         sha256 = content_sha256(fetched.data)
         for declared in (source.declared_sha256, fetched.declared_sha256):
@@ -197,6 +203,8 @@ async def _fetch(client: httpx.AsyncClient, graph: GraphClient, source: _Source,
 async def resolve_whatsapp_media(graph: GraphClient, media_id: str, phone_number_id: str,
                                  token: str | None) -> WhatsAppMediaInfo:
     """A fresh download URL for a WhatsApp media id (with its declared type, size and hash)."""
+    if not re.fullmatch(r"[0-9A-Za-z_.-]{1,128}", media_id):  # it goes into a Graph path with the number's token
+        raise PermanentMediaError("media id is not a Graph object id")
     params = {"phone_number_id": phone_number_id} if phone_number_id else None
     try:
         data = await graph._get(graph._base + f"/{media_id}", token, params)

@@ -11,11 +11,13 @@ Where it lives, and what happens there:
 - raw webhook bodies that carried them (linked rows, and any stored body containing one of their identifiers);
 - media files of their messages (unless the same bytes belong to someone else's message too);
 - the warehouse and the marts: their rows are deleted now (the next run rebuilds from crm, where they are gone).
-A person is the contact and every contact deduplication merged with it (the same golden id).
+A person is the contact and every contact with the same phone number or email; the contacts deduplication merged
+with it (a probabilistic match) only when asked (`include_cluster`).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.db.models import Contact, ContactIdentity, ErasureRequest, MediaAttachment
 from serving.services.media.storage import MediaStore
 from serving.services.privacy.residue import Needles, find_residue
+from serving.services.privacy.suppression import suppress
 from serving.services.retention import release_file
 
 log = structlog.get_logger(__name__)
@@ -44,6 +47,7 @@ class ErasureReport:
     contact_ids: list[int]
     removed: dict[str, int] = field(default_factory=dict)
     residue: list[str] = field(default_factory=list)  # table.column still holding an identifier (should be none)
+    files: list[str] = field(default_factory=list)  # media keys to delete after the commit (delete_unused_files)
 
 
 async def find_contacts(session: AsyncSession, *, contact_id: int | None = None, phone: str | None = None,
@@ -53,7 +57,7 @@ async def find_contacts(session: AsyncSession, *, contact_id: int | None = None,
     if contact_id is not None and await session.get(Contact, contact_id) is not None:
         ids.add(contact_id)
     if phone:
-        digits = phone.lstrip("+")
+        digits = re.sub(r"\D", "", phone)  # "+507 6111-2233" as typed
         ids.update((await session.scalars(select(Contact.id).where(Contact.phone_e164 == f"+{digits}"))).all())
         ids.update((await session.scalars(select(ContactIdentity.contact_id).where(
             ContactIdentity.kind == "wa_id", ContactIdentity.external_id == digits))).all())
@@ -67,12 +71,14 @@ async def find_contacts(session: AsyncSession, *, contact_id: int | None = None,
 
 
 async def forget(session: AsyncSession, store: MediaStore, contact_ids: list[int], *, source: str,
-                 now: datetime | None = None, request: ErasureRequest | None = None) -> ErasureReport:
-    """Erases the people behind `contact_ids` in the caller's transaction (commit it, then delete nothing else)."""
+                 now: datetime | None = None, request: ErasureRequest | None = None,
+                 include_cluster: bool = False) -> ErasureReport:
+    """Erases the people behind `contact_ids` in the caller's transaction. Commit it, then delete the media files
+with `retention.delete_unused_files(session, store, report.files)`."""
     now = now or datetime.now(UTC)
     if not contact_ids:
         raise NothingToForget("no such contact")
-    people = await _with_merged_duplicates(session, contact_ids)
+    people = await with_duplicates(session, contact_ids, include_cluster)
     needles = await _needles(session, people)
     request = request or ErasureRequest(confirmation_code=new_code(), source=source)
     report = ErasureReport(request.confirmation_code, people)
@@ -92,11 +98,16 @@ async def forget(session: AsyncSession, store: MediaStore, contact_ids: list[int
            OR m.conversation_id IN (SELECT id FROM crm.conversations WHERE contact_id = ANY(:ids))
            OR m.counterpart_external_id = ANY(:ext)"""), params)
     message_ids = [row[0] for row in await conn.execute(text("SELECT id FROM erased_messages"))]
+    message_external_ids = [row[0] for row in await conn.execute(text(
+        "SELECT external_id FROM erased_messages WHERE external_id IS NOT NULL "
+        "UNION SELECT external_id FROM crm.outbound_messages WHERE external_id IS NOT NULL AND "
+        "(contact_id = ANY(:ids) OR recipient_external_id = ANY(:ext))"), params)]
+    await suppress(session, [*needles.all(), *needles.identifiers, *message_external_ids], now)
     attachments = (await session.scalars(select(MediaAttachment).where(
         MediaAttachment.message_id.in_(message_ids)).with_for_update())).all()
     for attachment in attachments:
         attachment.source_url = attachment.filename = None
-        await release_file(session, store, attachment, "erased", now)
+        release_file(attachment, "erased", now, report.files)
     report.removed["media_files"] = len(attachments)
     await run("raw_webhook_bodies", """
         UPDATE crm.raw_webhook_events SET body = NULL, headers = '{}', unparsed = '[]', purged_at = now()
@@ -117,7 +128,8 @@ async def forget(session: AsyncSession, store: MediaStore, contact_ids: list[int
         UPDATE crm.messages SET text = NULL, media = '[]', payload = '{}', context = NULL, referral = NULL,
                sender_profile = '{}', counterpart_external_id = 'erased', errors = NULL, status_error = NULL,
                external_id = 'erased:' || md5(coalesce(external_id, id::text)),
-               dedup_key = 'erased:' || md5(dedup_key), reply_to_external_id = NULL
+               dedup_key = 'erased:' || md5(dedup_key), reply_to_external_id = NULL,
+               processed_at = coalesce(processed_at, now())
         WHERE id IN (SELECT id FROM erased_messages)""")
     await run("message_statuses", """
         UPDATE crm.message_status_events SET counterpart_external_id = NULL, details = '{}', errors = NULL,
@@ -127,7 +139,9 @@ async def forget(session: AsyncSession, store: MediaStore, contact_ids: list[int
            OR external_message_id IN (SELECT external_id FROM erased_messages WHERE external_id IS NOT NULL)""")
     await run("outbound_messages", """
         UPDATE crm.outbound_messages SET text = NULL, payload = '{}', recipient_external_id = 'erased',
-               last_error = NULL, external_id = 'erased:' || md5(coalesce(external_id, id::text))
+               last_error = NULL, external_id = 'erased:' || md5(coalesce(external_id, id::text)),
+               status = CASE WHEN status = 'queued' THEN 'superseded' ELSE status END,
+               error_code = CASE WHEN status = 'queued' THEN 'erased' ELSE error_code END
         WHERE contact_id = ANY(:ids) OR recipient_external_id = ANY(:ext)
            OR conversation_id IN (SELECT id FROM crm.conversations WHERE contact_id = ANY(:ids))""")
     # Queue locks name the customer ("customer:whatsapp:<wa_id>"): finished jobs go, waiting ones get a hash.
@@ -139,7 +153,8 @@ async def forget(session: AsyncSession, store: MediaStore, contact_ids: list[int
         UPDATE crm.procrastinate_jobs SET lock = 'erased:' || md5(lock)
         WHERE lock LIKE ANY(:patterns)""")
     await run("comments", """
-        UPDATE crm.social_comments SET text = NULL, author_external_id = NULL, author_name = NULL, payload = '{}'
+        UPDATE crm.social_comments SET text = NULL, author_external_id = NULL, author_name = NULL, payload = '{}',
+               processed_at = coalesce(processed_at, now())
         WHERE contact_id = ANY(:ids) OR author_external_id = ANY(:ext)""")
     await run("feed_events", """
         UPDATE crm.page_feed_events SET text = NULL, author_external_id = NULL, author_name = NULL, payload = '{}'
@@ -161,7 +176,9 @@ async def forget(session: AsyncSession, store: MediaStore, contact_ids: list[int
     await run("lead_ads", "UPDATE crm.lead_ad_submissions SET field_data = NULL, payload = '{}' "
                           "WHERE contact_id = ANY(:ids)")
     await run("automation_events", """
-        UPDATE crm.automation_events SET payload = jsonb_build_object('erased', true)
+        UPDATE crm.automation_events SET payload = jsonb_build_object('erased', true),
+               status = CASE WHEN status = 'pending' THEN 'delivered' ELSE status END,
+               target = CASE WHEN status = 'pending' THEN 'erased' ELSE target END
         WHERE (subject_type = 'contact' AND subject_id = ANY(CAST(:ids AS text[])))
            OR (payload ->> 'contact_id') = ANY(CAST(:ids AS text[]))""")
     await run("consent_events", "DELETE FROM crm.consent_events WHERE contact_id = ANY(:ids)")
@@ -170,7 +187,7 @@ async def forget(session: AsyncSession, store: MediaStore, contact_ids: list[int
     await run("contacts", """
         UPDATE crm.contacts SET display_name = NULL, first_name = NULL, last_name = NULL, phone_e164 = NULL,
                email = NULL, city = NULL, attributes = jsonb_build_object('erased_at', CAST(:erased AS text)),
-               opted_out = true
+               opted_out = true, updated_at = now()
         WHERE id = ANY(:ids)""")
     report.removed.update(await _derived_rows(session, people))
     report.residue = await find_residue(session, needles)
@@ -187,14 +204,22 @@ def new_code() -> str:
     return secrets.token_hex(8)
 
 
-async def _with_merged_duplicates(session: AsyncSession, contact_ids: list[int]) -> list[int]:
-    """The person behind a contact is every contact deduplication put in the same cluster."""
-    if not await _table_exists(session, "warehouse", "contact_clusters"):
-        return sorted(set(contact_ids))
+async def with_duplicates(session: AsyncSession, contact_ids: list[int], include_cluster: bool = False) -> list[int]:
+    """The person behind the contacts: every contact with the same phone number or email (the person's own
+    identifiers), and, with `include_cluster`, every contact deduplication merged with them (a probabilistic
+    match: only on request, since a wrong merge would erase someone else)."""
+    ids = set(contact_ids)
     rows = await session.execute(text("""
-        SELECT contact_id FROM warehouse.contact_clusters WHERE golden_id IN (
-            SELECT golden_id FROM warehouse.contact_clusters WHERE contact_id = ANY(:ids))"""), {"ids": contact_ids})
-    return sorted(set(contact_ids) | {row[0] for row in rows})
+        SELECT o.id FROM crm.contacts c JOIN crm.contacts o
+          ON (o.phone_e164 = c.phone_e164) OR (lower(o.email) = lower(c.email))
+        WHERE c.id = ANY(:ids)"""), {"ids": sorted(ids)})
+    ids |= {row[0] for row in rows}
+    if include_cluster and await _table_exists(session, "warehouse", "contact_clusters"):
+        rows = await session.execute(text("""
+            SELECT contact_id FROM warehouse.contact_clusters WHERE golden_id IN (
+                SELECT golden_id FROM warehouse.contact_clusters WHERE contact_id = ANY(:ids))"""), {"ids": sorted(ids)})
+        ids |= {row[0] for row in rows}
+    return sorted(ids)
 
 
 async def _needles(session: AsyncSession, people: list[int]) -> Needles:

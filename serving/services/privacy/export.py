@@ -1,5 +1,6 @@
 """Everything held about a person, as JSON (issue 9: the right of access). The person is the contact and the
-contacts deduplication merged with it; each section is a list of rows as stored (times in ISO 8601)."""
+contacts with the same phone or email (plus deduplication's cluster when asked); each section is a list of rows as
+stored (times in ISO 8601)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from serving.services.privacy.erasure import NothingToForget, _with_merged_duplicates
+from serving.services.privacy.erasure import NothingToForget, with_duplicates
 
 # Section -> query over :ids (the person's contact ids). Columns are named so the export reads on its own.
 SECTIONS: dict[str, str] = {
@@ -49,11 +50,11 @@ SECTIONS: dict[str, str] = {
 }
 
 
-async def export_person(session: AsyncSession, contact_id: int) -> dict[str, Any]:
+async def export_person(session: AsyncSession, contact_id: int, include_cluster: bool = False) -> dict[str, Any]:
     exists = await session.scalar(text("SELECT 1 FROM crm.contacts WHERE id = :id"), {"id": contact_id})
     if not exists:
         raise NothingToForget(f"no contact {contact_id}")
-    ids = await _with_merged_duplicates(session, [contact_id])
+    ids = await with_duplicates(session, [contact_id], include_cluster)
     data: dict[str, Any] = {"contact_id": contact_id, "contact_ids": ids,
                             "exported_at": datetime.now(UTC).isoformat()}
     for section, sql in SECTIONS.items():
