@@ -252,7 +252,20 @@ def _phones(text: str, region: str) -> list[Found]:
                 continue  # part of a code ("IPH15-128")
             key = phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
             found[(start, end)] = Found("PHONE", start, end, raw, key)
+    # A number right after a phone word ("cel 3001234567", "whatsapp 4155552671") is a phone in any country's
+    # format, even one the matcher's regions do not know.
+    for match in _CUED_PHONE.finditer(text):
+        start, end = match.span("number")
+        if not any(s <= start < e or start <= s < end for s, e in found):
+            found[(start, end)] = Found("PHONE", start, end, match.group("number"),
+                                        "+" + re.sub(r"\D", "", match.group("number")))
     return list(found.values())
+
+
+_CUED_PHONE = re.compile(
+    r"(?i)\b(?:cel(?:ular)?|m[oó]vil|whats?app|wsp|wa|tel(?:[eé]fono)?|ll[aá]m(?:a|e)me|n[uú]mero|phone|"
+    r"mobile|call me(?: at| on)?|text me(?: at| on)?)\.?\s*(?:es|is|:|al|at|on)?\s*"
+    r"(?P<number>\+?\d[\d\s().-]{5,18}\d)")
 
 
 def _addresses(text: str) -> list[Found]:

@@ -246,3 +246,10 @@ def test_restore_into_json_escapes_the_value() -> None:
     answer = restore('{"reply": "Enviamos a [ADDRESS_1]"}', mapping, escape=json_escape)
 
     assert json.loads(answer) == {"reply": 'Enviamos a Edificio "El Dorado"\\2'}
+
+
+@pytest.mark.parametrize("text", ["llámame al 3001234567", "mi cel 5512345678", "whatsapp 4155552671",
+                                  "cel. 0414-1234567", "text me at 415 555 2671"])
+def test_numbers_after_a_phone_word_are_phones_in_any_country(text: str) -> None:
+    redacted = redact(text).text
+    assert "[PHONE_1]" in redacted and not any(ch.isdigit() for ch in redacted.replace("[PHONE_1]", ""))
