@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import datetime
 
 from sqlalchemy import select, text
@@ -23,6 +24,7 @@ def identifier_hash(value: str) -> str:
 
 async def suppress(session: AsyncSession, values: list[str], erased_at: datetime) -> None:
     rows = [{"identifier_hash": identifier_hash(v), "erased_at": erased_at} for v in set(values) if v]
+    _NONE_CHECKED_AT[0] = 0.0
     if rows:
         await session.execute(text(
             "INSERT INTO crm.erasure_suppressions (identifier_hash, erased_at) "
@@ -42,20 +44,40 @@ async def suppressed(session: AsyncSession, values: list[str]) -> dict[str, date
     return {wanted[h]: at for h, at in rows.all()}
 
 
+_EVENT_IDS = text("""
+SELECT counterpart_external_id FROM crm.messages WHERE raw_event_id = :id AND processed_at IS NULL
+UNION SELECT external_id FROM crm.messages WHERE raw_event_id = :id AND processed_at IS NULL
+UNION SELECT counterpart_external_id FROM crm.message_status_events WHERE raw_event_id = :id
+UNION SELECT external_message_id FROM crm.message_status_events WHERE raw_event_id = :id
+UNION SELECT author_external_id FROM crm.social_comments WHERE raw_event_id = :id AND processed_at IS NULL""")
+# On the hot path: while nobody was ever forgotten, one cheap look every few seconds instead of a query per event.
+_NONE_CHECKED_AT = [0.0]
+_NONE_TTL_S = 5.0
+
+
+async def _nobody_forgotten(session: AsyncSession) -> bool:
+    if time.monotonic() - _NONE_CHECKED_AT[0] < _NONE_TTL_S:
+        return True
+    if (await session.execute(text("SELECT 1 FROM crm.erasure_suppressions LIMIT 1"))).first() is None:
+        _NONE_CHECKED_AT[0] = time.monotonic()
+        return True
+    return False
+
+
 async def blank_erased(session: AsyncSession, raw_event_id: int) -> bool:
     """Blanks this event's rows about a forgotten person dated before their erasure; True if any was."""
+    if await _nobody_forgotten(session):
+        return False
+    ids = [row[0] for row in await session.execute(_EVENT_IDS, {"id": raw_event_id}) if row[0]]
+    gone = await suppressed(session, ids)
+    if not gone:
+        return False
     messages = (await session.scalars(select(Message).where(Message.raw_event_id == raw_event_id,
                                                             Message.processed_at.is_(None)))).all()
     statuses = (await session.scalars(select(MessageStatusEvent).where(
         MessageStatusEvent.raw_event_id == raw_event_id))).all()
     comments = (await session.scalars(select(SocialComment).where(SocialComment.raw_event_id == raw_event_id,
                                                                   SocialComment.processed_at.is_(None)))).all()
-    ids = ([m.counterpart_external_id for m in messages] + [m.external_id or "" for m in messages]
-           + [s.counterpart_external_id or "" for s in statuses] + [s.external_message_id or "" for s in statuses]
-           + [c.author_external_id or "" for c in comments])
-    gone = await suppressed(session, ids)
-    if not gone:
-        return False
     blanked = False
     for message in messages:
         erased_at = gone.get(message.external_id or "") or gone.get(message.counterpart_external_id)
