@@ -51,7 +51,8 @@ async def seed_person(url: str, media_root: Path) -> int:
         conn.execute("CREATE TABLE IF NOT EXISTS warehouse.contact_clusters (contact_id bigint PRIMARY KEY, "
                      "golden_id bigint, match_probability double precision)")
         # (Other tests' dbt builds may have made the real table: its rows for these ids are replaced.)
-        conn.execute("DELETE FROM warehouse.contact_clusters WHERE contact_id IN (%s, %s)", (contact, other))
+        conn.execute("DELETE FROM warehouse.contact_clusters WHERE contact_id IN (%s, %s) OR golden_id IN (%s, %s)",
+                     (contact, other, contact, other))
         conn.execute("INSERT INTO warehouse.contact_clusters (contact_id, golden_id, match_probability) "
                      "VALUES (%s, %s, 1), (%s, %s, 0.97)", (contact, contact, other, contact))
         conn.execute("CREATE TABLE IF NOT EXISTS warehouse.privacy_probe (contact_id bigint, phone text, email text)")
